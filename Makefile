@@ -1,0 +1,73 @@
+# hybridwatch — the two commands a newcomer needs are `make run` and `make test`.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-stamp
+PYTEST := $(BIN)/python -m pytest
+
+.PHONY: help install run run-once lint fmt test test-unit test-integration test-e2e \
+        services-up services-down bench clean
+
+help:
+	@echo "make run            create .venv, install, start the embedded pipeline + API on :8686"
+	@echo "make test           install, provision Kafka + search engine, lint, run every test tier"
+	@echo "make lint           ruff check, ruff format --check, mypy --strict"
+	@echo "make services-up    start local Kafka (KRaft) + search engine, write .hybridwatch/services.env"
+	@echo "make services-down  stop them"
+	@echo "make bench          run every benchmark in bench/"
+
+$(STAMP): pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python >= 3.11 is required")'
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -e '.[dev]'
+	-$(BIN)/python -m pip install -q -e '.[rocksdb]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+run: install
+	$(BIN)/hybridwatch run
+
+run-once: install
+	$(BIN)/hybridwatch run --once
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+fmt: install
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+# pytest exits 5 when it collected no tests: that is a failure here, never a pass.
+define run_pytest
+	$(PYTEST) $(1); rc=$$?; if [ $$rc -eq 5 ]; then echo "no tests collected in $(1)"; exit 1; fi; exit $$rc
+endef
+
+test-unit: install
+	$(call run_pytest,tests/unit)
+
+test-integration: install
+	source deploy/local/services.sh env && $(call run_pytest,tests/integration)
+
+test-e2e: install
+	source deploy/local/services.sh env && $(call run_pytest,tests/e2e)
+
+test: install lint test-unit services-up
+	@trap '$(MAKE) --no-print-directory services-down' EXIT; \
+	  source deploy/local/services.sh env && $(call run_pytest,tests/integration tests/e2e)
+
+services-up: install
+	deploy/local/services.sh up
+
+services-down:
+	deploy/local/services.sh down
+
+bench: install
+	source deploy/local/services.sh env && for b in bench/*_bench.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
+
+clean:
+	rm -rf .mypy_cache .ruff_cache .pytest_cache *.egg-info

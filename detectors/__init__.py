@@ -1,0 +1,1 @@
+"""Pure detectors: Article -> Signals. No I/O, no imports from services/ or ingest/."""

@@ -1,0 +1,79 @@
+"""The detector port and its registry.
+
+A detector is a small class constructed once with validated options and fed one
+article at a time together with a plain mutable mapping it may use as state. The
+runtime owns the state (a dict in-process, a Faust table in production) so the
+same detector runs identically everywhere. State keys must start with the
+detector's name and embed the article's source country, so per-country state is
+co-partitioned with articles keyed by country; values must be JSON-serialisable.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, MutableMapping
+from typing import Any, ClassVar, TypeVar
+
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from hybridwatch.events import Signal, describe_validation_error
+from detectors.view import ArticleView
+
+State = MutableMapping[str, Any]
+
+
+class DetectorOptions(BaseModel):
+    """Base of every detector's options; unknown keys are an error at load time."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class Detector:
+    name: ClassVar[str] = ""
+    stateful: ClassVar[bool] = False
+    Options: ClassVar[type[DetectorOptions]] = DetectorOptions
+
+    def __init__(self, options: DetectorOptions) -> None:
+        self.options = options
+
+    def detect(self, article: ArticleView, state: State) -> list[Signal]:
+        raise NotImplementedError
+
+
+class DetectorConfigError(ValueError):
+    pass
+
+
+_REGISTRY: dict[str, type[Detector]] = {}
+
+
+T = TypeVar("T", bound=type[Detector])
+
+
+def register(cls: T) -> T:
+    if not cls.name:
+        raise TypeError(f"{cls.__qualname__} needs a name")
+    if cls.name in _REGISTRY and _REGISTRY[cls.name] is not cls:
+        raise TypeError(f"detector name {cls.name!r} registered twice")
+    _REGISTRY[cls.name] = cls
+    return cls
+
+
+def registry() -> Mapping[str, type[Detector]]:
+    return dict(_REGISTRY)
+
+
+def build(name: str, options: Mapping[str, Any] | None = None) -> Detector:
+    cls = _REGISTRY.get(name)
+    if cls is None:
+        known = ", ".join(sorted(_REGISTRY)) or "none"
+        raise DetectorConfigError(f"unknown detector {name!r} (known: {known})")
+    try:
+        opts = cls.Options.model_validate(dict(options or {}))
+    except ValidationError as err:
+        raise DetectorConfigError(
+            f"detectors.options.{name}: {describe_validation_error(err)}"
+        ) from err
+    return cls(opts)
+
+
+Factory = Callable[[Mapping[str, Any] | None], Detector]

@@ -1,0 +1,54 @@
+"""An article prepared once for every detector: folded fields with offset maps."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import cached_property
+
+from hybridwatch.events import Article
+from hybridwatch.textfold import fold_with_offsets, source_span
+
+
+@dataclass
+class FoldedField:
+    name: str
+    original: str
+    folded: str
+    offsets: list[int]
+
+    def span(self, start: int, end: int) -> tuple[int, int]:
+        """Original-text span of the folded span [start, end)."""
+        return source_span(self.offsets, start, end)
+
+
+@dataclass
+class ArticleView:
+    """Read-only view of an Article with lazily folded title and text.
+
+    Detectors match on folded text and report evidence as spans of the original
+    field, so `article.text[start:end] == evidence.text` always holds.
+    """
+
+    article: Article
+    _cache: dict[str, FoldedField] = field(default_factory=dict, repr=False)
+
+    def folded(self, name: str) -> FoldedField:
+        cached = self._cache.get(name)
+        if cached is None:
+            original = getattr(self.article, name)
+            folded, offsets = fold_with_offsets(original)
+            cached = FoldedField(name, original, folded, offsets)
+            self._cache[name] = cached
+        return cached
+
+    @property
+    def title(self) -> FoldedField:
+        return self.folded("title")
+
+    @property
+    def text(self) -> FoldedField:
+        return self.folded("text")
+
+    @cached_property
+    def country(self) -> str:
+        return self.article.source.country

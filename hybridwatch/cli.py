@@ -1,0 +1,133 @@
+"""The `hybridwatch` command line.
+
+Each subcommand lives in `hybridwatch.commands.<name>` and is imported only when
+run, so `hybridwatch detect` does not pay for Kafka or Faust imports and no client
+is created at import time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import logging
+import sys
+from collections.abc import Sequence
+
+from hybridwatch import __version__
+from hybridwatch.config import ConfigError, Settings, load_settings
+
+
+def _add_config(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--config",
+        metavar="FILE",
+        help="YAML configuration (default: $HW_CONFIG or ./hybridwatch.yaml if present)",
+    )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="hybridwatch",
+        description="Watch Western Balkans news for disinformation and hybrid-threat signals.",
+    )
+    parser.add_argument("--version", action="version", version=f"hybridwatch {__version__}")
+    parser.add_argument("-v", "--verbose", action="count", default=0, help="more log output")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    p = sub.add_parser("run", help="run the embedded pipeline (no servers needed)")
+    _add_config(p)
+    p.add_argument("--once", action="store_true", help="poll every source once, process, exit")
+    p.add_argument("--no-api", action="store_true", help="do not serve the HTTP API")
+
+    p = sub.add_parser("detect", help="batch detection: JSONL articles in, JSONL results out")
+    _add_config(p)
+    p.add_argument("--input", "-i", default="-", help="articles JSONL (default: stdin)")
+    p.add_argument("--output", "-o", default="-", help="results JSONL (default: stdout)")
+
+    p = sub.add_parser("eval", help="evaluate the detectors on labelled JSONL")
+    _add_config(p)
+    p.add_argument("--input", "-i", required=True, action="append", help="labelled JSONL (repeatable)")
+    p.add_argument("--json", action="store_true", help="print the report as JSON")
+
+    p = sub.add_parser("search", help="search stored articles (either script)")
+    _add_config(p)
+    p.add_argument("text", nargs="?", default=None)
+    p.add_argument("--country", help="source country, e.g. MK")
+    p.add_argument("--detector")
+    p.add_argument("--narrative")
+    p.add_argument("--since", help="RFC 3339 time or date")
+    p.add_argument("--until", help="RFC 3339 time or date")
+    p.add_argument("--flagged", action="store_true", help="only articles with signals")
+    p.add_argument("--limit", type=int, default=20)
+    p.add_argument("--json", action="store_true", help="one JSON object per line")
+
+    p = sub.add_parser("sources", help="list sources and their health")
+    _add_config(p)
+    p.add_argument("--json", action="store_true")
+
+    p = sub.add_parser("schema", help="print the JSON Schemas of the event contracts")
+    p.add_argument("name", nargs="?", choices=["Article", "Signal", "Alert"])
+
+    p = sub.add_parser("ingest", help="poll feeds and publish articles to Kafka")
+    _add_config(p)
+    p.add_argument("--once", action="store_true", help="poll every source once, then exit")
+
+    p = sub.add_parser("worker", help="run the Faust stream processor (detectors on Kafka)")
+    _add_config(p)
+    p.add_argument("--loglevel", default="warning")
+
+    p = sub.add_parser("indexer", help="index articles and signals from Kafka into the store")
+    _add_config(p)
+    p.add_argument("--once", action="store_true", help="stop when caught up")
+
+    p = sub.add_parser("topics", help="create the Kafka topics (idempotent)")
+    _add_config(p)
+    return parser
+
+
+COMMAND_MODULES = {
+    "run": "hybridwatch.commands.run",
+    "detect": "hybridwatch.commands.detect",
+    "eval": "hybridwatch.commands.evaluate",
+    "search": "hybridwatch.commands.search",
+    "sources": "hybridwatch.commands.sources",
+    "ingest": "hybridwatch.commands.ingest",
+    "worker": "hybridwatch.commands.worker",
+    "indexer": "hybridwatch.commands.indexer",
+    "topics": "hybridwatch.commands.topics",
+}
+
+
+def _schema(name: str | None) -> int:
+    from hybridwatch.events import json_schemas
+
+    schemas = json_schemas()
+    print(json.dumps(schemas[name] if name else schemas, indent=2, ensure_ascii=False))
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    level = logging.WARNING - 10 * min(args.verbose, 2)
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if args.command == "schema":
+        return _schema(args.name)
+    try:
+        settings: Settings = load_settings(getattr(args, "config", None))
+    except ConfigError as err:
+        print(f"hybridwatch: {err}", file=sys.stderr)
+        return 2
+    module = importlib.import_module(COMMAND_MODULES[args.command])
+    try:
+        code: int = module.main(args, settings)
+    except ConfigError as err:
+        print(f"hybridwatch: {err}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,285 @@
+"""Frozen, validated configuration: one YAML file plus HW_* environment overrides.
+
+Precedence (highest first): environment, the YAML file, defaults. Environment keys
+map onto the YAML tree with `__` as the nesting separator (`HW_API__PORT=9000`
+sets `api.port`); two well-known shorthands exist for pointing at servers you
+already run: `HW_KAFKA_BOOTSTRAP` (-> `kafka.bootstrap`) and `HW_ES_URL`
+(-> `store.url`). Validation happens once at start-up and a bad value is reported
+with its dotted key and the reason, e.g. `api.port: Input should be less than or
+equal to 65535 (got 70000)`.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Literal
+from urllib.parse import urlsplit
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+
+DEFAULT_CONFIG_FILE = "hybridwatch.yaml"
+ENV_PREFIX = "HW_"
+ENV_SHORTHANDS: dict[str, tuple[str, ...]] = {
+    "HW_KAFKA_BOOTSTRAP": ("kafka", "bootstrap"),
+    "HW_ES_URL": ("store", "url"),
+    "HW_STORE_KIND": ("store", "kind"),
+    "HW_DATA_DIR": ("data_dir",),
+    "HW_CONFIG": (),  # consumed by load_settings, not a key
+}
+LANGUAGES = ("sr", "sr-Latn", "sr-Cyrl", "mk", "bs", "hr", "cnr", "sq", "en", "und")
+
+
+class ConfigError(ValueError):
+    """Configuration is invalid; the message names the key and the reason."""
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class SourceConfig(_Frozen):
+    """One feed in the sources registry."""
+
+    id: str = Field(min_length=1, pattern=r"^[a-z0-9][a-z0-9._-]*$")
+    outlet: str = Field(min_length=1)
+    country: str = Field(pattern=r"^[A-Z]{2}$")
+    language: str = "und"
+    feed_url: str
+    interval: int = Field(default=900, ge=30, le=86400, description="seconds between polls")
+    tags: tuple[str, ...] = ()
+    enabled: bool = True
+
+    @field_validator("feed_url")
+    @classmethod
+    def _url(cls, v: str) -> str:
+        parts = urlsplit(v)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError(f"must be an absolute http(s) URL, got {v!r}")
+        return v
+
+    @property
+    def domain(self) -> str:
+        host = urlsplit(self.feed_url).hostname or ""
+        return host.removeprefix("www.")
+
+
+class IngestSettings(_Frozen):
+    allow_networks: tuple[str, ...] = ()
+    """CIDR ranges exempt from the SSRF guard (e.g. 127.0.0.0/8 for a local test server)."""
+    max_body_bytes: int = Field(default=10 * 1024 * 1024, ge=1024)
+    connect_timeout: float = Field(default=5.0, gt=0)
+    read_timeout: float = Field(default=20.0, gt=0)
+    max_redirects: int = Field(default=5, ge=0, le=20)
+    per_host_concurrency: int = Field(default=2, ge=1)
+    politeness_delay: float = Field(default=1.0, ge=0)
+    """Minimum seconds between two requests to the same host."""
+    concurrency: int = Field(default=64, ge=1)
+    min_interval: int = Field(default=60, ge=1)
+    max_interval: int = Field(default=6 * 3600, ge=60)
+    max_backoff: int = Field(default=6 * 3600, ge=60)
+    user_agent: str = "hybridwatch/0.1 (+https://github.com/hybridwatch/hybridwatch)"
+
+    @field_validator("allow_networks")
+    @classmethod
+    def _cidrs(cls, v: tuple[str, ...]) -> tuple[str, ...]:
+        for cidr in v:
+            try:
+                ipaddress.ip_network(cidr, strict=False)
+            except ValueError as err:
+                raise ValueError(f"{cidr!r} is not a CIDR range ({err})") from err
+        return v
+
+
+class DetectorSettings(_Frozen):
+    flag_threshold: float = Field(default=0.5, ge=0.0, le=1.0)
+    enabled: tuple[str, ...] | None = None
+    """Detector names to run; None runs every registered detector."""
+    options: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    """Per-detector options, validated by the detector at load."""
+
+
+class ApiSettings(_Frozen):
+    enabled: bool = True
+    host: str = "127.0.0.1"
+    port: int = Field(default=8686, ge=0, le=65535)
+
+
+class AlertSettings(_Frozen):
+    console: bool = True
+    jsonl: bool = True
+    min_severity: Literal["low", "medium", "high", "critical"] = "high"
+
+
+class KafkaSettings(_Frozen):
+    bootstrap: str | None = None
+    topic_prefix: str = "hw."
+    partitions: int = Field(default=6, ge=1)
+    replication: int = Field(default=1, ge=1)
+    client_id: str = "hybridwatch"
+
+
+class StoreSettings(_Frozen):
+    kind: Literal["sqlite", "elasticsearch", "opensearch"] = "sqlite"
+    url: str | None = None
+    index_prefix: str = "hw-"
+    username: str | None = None
+    password: SecretStr | None = None
+    verify_certs: bool = True
+
+
+class WorkerSettings(_Frozen):
+    app_id: str = "hybridwatch"
+    table_store: str = "memory://"
+    """Faust table store: memory:// or rocksdb:// (needs the rocksdb extra)."""
+    web_port: int = Field(default=6066, ge=0, le=65535)
+
+
+class MetricsSettings(_Frozen):
+    port: int | None = Field(default=None, ge=0, le=65535)
+
+
+class Settings(_Frozen):
+    data_dir: Path = Path(".hybridwatch")
+    sources: tuple[SourceConfig, ...] | None = None
+    sources_file: Path | None = None
+    ingest: IngestSettings = IngestSettings()
+    detectors: DetectorSettings = DetectorSettings()
+    api: ApiSettings = ApiSettings()
+    alerts: AlertSettings = AlertSettings()
+    kafka: KafkaSettings = KafkaSettings()
+    store: StoreSettings = StoreSettings()
+    worker: WorkerSettings = WorkerSettings()
+    metrics: MetricsSettings = MetricsSettings()
+
+
+def _set_path(tree: dict[str, Any], path: tuple[str, ...], value: Any) -> None:
+    node = tree
+    for key in path[:-1]:
+        child = node.get(key)
+        if not isinstance(child, dict):
+            child = {}
+            node[key] = child
+        node = child
+    node[path[-1]] = value
+
+
+def _env_value(raw: str) -> Any:
+    """Environment values are YAML scalars/lists, so `[a, b]`, `true` and `8080` work."""
+    try:
+        return yaml.safe_load(raw) if raw.strip() else raw
+    except yaml.YAMLError:
+        return raw
+
+
+def apply_env(tree: dict[str, Any], environ: Mapping[str, str]) -> dict[str, Any]:
+    for name in sorted(environ):
+        if not name.startswith(ENV_PREFIX):
+            continue
+        value = environ[name]
+        if name in ENV_SHORTHANDS:
+            path = ENV_SHORTHANDS[name]
+            if path:
+                _set_path(tree, path, value if path[-1] in ("url", "bootstrap") else _env_value(value))
+            continue
+        key = name[len(ENV_PREFIX) :].lower()
+        path = tuple(p for p in key.split("__") if p)
+        if path and path[0] in Settings.model_fields:
+            _set_path(tree, path, _env_value(value))
+    return tree
+
+
+def _format_errors(err: ValidationError, origin: str) -> str:
+    lines = []
+    for e in err.errors():
+        loc = ".".join(str(p) for p in e["loc"]) or "<root>"
+        got = e.get("input")
+        shown = "" if isinstance(got, dict | list) else f" (got {got!r})"
+        lines.append(f"  {loc}: {e['msg']}{shown}")
+    return f"invalid configuration in {origin}:\n" + "\n".join(lines)
+
+
+def load_yaml(path: Path) -> dict[str, Any]:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as err:
+        raise ConfigError(f"cannot read config file {path}: {err.strerror}") from err
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as err:
+        raise ConfigError(f"config file {path} is not valid YAML: {err}") from err
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"config file {path} must hold a mapping at the top, got {type(data).__name__}")
+    return data
+
+
+def load_settings(
+    config_file: str | Path | None = None,
+    environ: Mapping[str, str] | None = None,
+    overrides: Mapping[str, Any] | None = None,
+) -> Settings:
+    """Build the frozen Settings for this process.
+
+    `config_file` None means `$HW_CONFIG` or `./hybridwatch.yaml` when present; a file
+    named explicitly must exist.
+    """
+    env = os.environ if environ is None else environ
+    tree: dict[str, Any] = {}
+    origin = "defaults"
+    if config_file is None and env.get("HW_CONFIG"):
+        config_file = env["HW_CONFIG"]
+    if config_file is not None:
+        path = Path(config_file)
+        if not path.exists():
+            raise ConfigError(f"config file {path} does not exist")
+        tree = load_yaml(path)
+        origin = str(path)
+    elif Path(DEFAULT_CONFIG_FILE).exists():
+        tree = load_yaml(Path(DEFAULT_CONFIG_FILE))
+        origin = DEFAULT_CONFIG_FILE
+    apply_env(tree, env)
+    for dotted, value in (overrides or {}).items():
+        _set_path(tree, tuple(dotted.split(".")), value)
+    try:
+        settings = Settings.model_validate(tree)
+    except ValidationError as err:
+        raise ConfigError(_format_errors(err, f"{origin} (+ HW_* environment)")) from err
+    if settings.sources is not None and settings.sources_file is not None:
+        raise ConfigError(f"invalid configuration in {origin}: set either sources or sources_file, not both")
+    return settings
+
+
+def load_sources(settings: Settings) -> tuple[SourceConfig, ...]:
+    """The sources registry: inline `sources`, else `sources_file`, else the bundled default."""
+    if settings.sources is not None:
+        return _unique(settings.sources, "sources")
+    path = settings.sources_file or default_sources_file()
+    data = load_yaml(path)
+    raw = data.get("sources")
+    if not isinstance(raw, list):
+        raise ConfigError(f"sources file {path} must hold a top-level 'sources:' list")
+    out: list[SourceConfig] = []
+    for i, item in enumerate(raw):
+        try:
+            out.append(SourceConfig.model_validate(item))
+        except ValidationError as err:
+            raise ConfigError(_format_errors(err, f"{path} sources[{i}]")) from err
+    return _unique(tuple(out), str(path))
+
+
+def _unique(sources: tuple[SourceConfig, ...], origin: str) -> tuple[SourceConfig, ...]:
+    seen: set[str] = set()
+    for s in sources:
+        if s.id in seen:
+            raise ConfigError(f"invalid sources in {origin}: duplicate source id {s.id!r}")
+        seen.add(s.id)
+    return sources
+
+
+def default_sources_file() -> Path:
+    return Path(__file__).resolve().parent.parent / "ingest" / "data" / "sources.yaml"

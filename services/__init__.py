@@ -1,0 +1,1 @@
+"""Runtimes and adapters: embedded runner, Faust app, stores, indexer, alerter, API."""

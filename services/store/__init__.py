@@ -1,0 +1,1 @@
+"""Store port and its adapters (SQLite for the embedded runtime, Elasticsearch/OpenSearch)."""

@@ -15,8 +15,8 @@ from typing import Any, ClassVar, TypeVar
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from hybridwatch.events import Signal, describe_validation_error
 from detectors.view import ArticleView
+from hybridwatch.events import Signal, describe_validation_error
 
 State = MutableMapping[str, Any]
 
@@ -31,12 +31,22 @@ class Detector:
     name: ClassVar[str] = ""
     stateful: ClassVar[bool] = False
     Options: ClassVar[type[DetectorOptions]] = DetectorOptions
+    after_signals: ClassVar[bool] = False
+    """True for second-phase detectors: instead of detect(), the suite calls refine()
+    with the signals the first phase produced for the same article (burst counts
+    narrative signals, the event calendar raises their severity)."""
+    refine_order: ClassVar[int] = 0
+    """Order of second-phase detectors (lower first): a refiner sees earlier refiners' output."""
 
     def __init__(self, options: DetectorOptions) -> None:
         self.options = options
 
     def detect(self, article: ArticleView, state: State) -> list[Signal]:
         raise NotImplementedError
+
+    def refine(self, article: ArticleView, signals: list[Signal], state: State) -> list[Signal]:
+        """Second phase: return the article's full signal list (may add or replace signals)."""
+        return signals
 
 
 class DetectorConfigError(ValueError):

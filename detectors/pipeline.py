@@ -6,9 +6,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from hybridwatch.events import Article, Signal
 from detectors.base import Detector, State, build, registry
 from detectors.view import ArticleView
+from hybridwatch.events import Article, Signal
 
 
 @dataclass(frozen=True)
@@ -31,6 +31,10 @@ class DetectorSuite:
     def __init__(self, detectors: Sequence[Detector], flag_threshold: float = 0.5) -> None:
         self.detectors = tuple(detectors)
         self.flag_threshold = flag_threshold
+        self._first = tuple(d for d in self.detectors if not d.after_signals)
+        self._second = tuple(
+            sorted((d for d in self.detectors if d.after_signals), key=lambda d: d.refine_order)
+        )
 
     @classmethod
     def from_config(
@@ -48,8 +52,11 @@ class DetectorSuite:
     def process(self, article: Article, state: State) -> Detection:
         view = ArticleView(article)
         signals: list[Signal] = []
-        for det in self.detectors:
+        for det in self._first:
             signals.extend(det.detect(view, state))
+        # Second phase: detectors that read the first phase's signals (burst, calendar, threat).
+        for det in self._second:
+            signals = det.refine(view, signals, state)
         signals.sort(key=lambda s: (s.detector, s.id))
         risk = combine_risk(signals)
         return Detection(article.id, tuple(signals), risk, risk >= self.flag_threshold)

@@ -6,15 +6,32 @@ from dataclasses import dataclass, field
 from functools import cached_property
 
 from hybridwatch.events import Article
-from hybridwatch.textfold import fold_with_offsets, source_span
+from hybridwatch.textfold import fold, fold_with_offsets, source_span
 
 
-@dataclass
 class FoldedField:
-    name: str
-    original: str
-    folded: str
-    offsets: list[int]
+    """A field's original and folded text; the folded->original offset map is lazy.
+
+    Most articles match nothing, and building the per-character offset list costs
+    more than folding itself, so it is computed on first use (when evidence is
+    reported). `offsets` may still be passed in when already known.
+    """
+
+    __slots__ = ("_offsets", "folded", "name", "original")
+
+    def __init__(
+        self, name: str, original: str, folded: str, offsets: list[int] | None = None
+    ) -> None:
+        self.name = name
+        self.original = original
+        self.folded = folded
+        self._offsets = offsets
+
+    @property
+    def offsets(self) -> list[int]:
+        if self._offsets is None:
+            self._offsets = fold_with_offsets(self.original)[1]
+        return self._offsets
 
     def span(self, start: int, end: int) -> tuple[int, int]:
         """Original-text span of the folded span [start, end)."""
@@ -36,8 +53,7 @@ class ArticleView:
         cached = self._cache.get(name)
         if cached is None:
             original = getattr(self.article, name)
-            folded, offsets = fold_with_offsets(original)
-            cached = FoldedField(name, original, folded, offsets)
+            cached = FoldedField(name, original, fold(original))
             self._cache[name] = cached
         return cached
 

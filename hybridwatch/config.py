@@ -120,6 +120,10 @@ class KafkaSettings(_Frozen):
     partitions: int = Field(default=6, ge=1)
     replication: int = Field(default=1, ge=1)
     client_id: str = "hybridwatch"
+    compression: Literal["gzip", "lz4", "zstd", "snappy", "none"] = "gzip"
+    """Producer compression; gzip needs no extra package (lz4/zstd/snappy do)."""
+    linger_ms: int = Field(default=20, ge=0, le=10_000)
+    """How long the producer waits to fill a batch (throughput vs latency)."""
 
 
 class StoreSettings(_Frozen):
@@ -136,6 +140,12 @@ class WorkerSettings(_Frozen):
     table_store: str = "memory://"
     """Faust table store: memory:// or rocksdb:// (needs the rocksdb extra)."""
     web_port: int = Field(default=6066, ge=0, le=65535)
+    """Faust's web server port; 0 disables it (needed to run several workers on one host)."""
+    session_timeout: float = Field(default=10.0, ge=1.0, le=300.0)
+    """Seconds before a silent (killed) worker's partitions move to the others."""
+    batch_max: int = Field(default=500, ge=1)
+    batch_within: float = Field(default=0.05, gt=0.0, le=10.0)
+    """A batch of articles is processed when batch_max arrived or batch_within seconds passed."""
 
 
 class MetricsSettings(_Frozen):

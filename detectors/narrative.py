@@ -1,0 +1,226 @@
+"""Narrative detector: which known disinformation narratives does an article carry?
+
+Every narrative is a rule pack (``detectors/packs/*.yaml``); all their terms plus
+the shared refutation cues are compiled into one Aho-Corasick matcher when the
+detector is built, so an article is scanned once per field whatever the number
+of packs. Per pack, the weights of the distinct matched rules are combined by
+noisy-OR (independent pieces of evidence add up, one strong phrase suffices). A
+refutation cue ("fake", "нема доказ", "nuk është e vërtetë" ...) near a hit, or
+anywhere in the title, multiplies that hit's weight by `negation_factor`, because
+an article quoting a claim to debunk it is not spreading it.
+
+Severity from the pack score (documented in docs/detectors.md):
+``critical`` >= 0.85 > ``high`` >= 0.7 > ``medium`` >= 0.5 > ``low``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field
+
+from detectors.base import Detector, DetectorConfigError, DetectorOptions, State, register
+from detectors.matcher import Matcher, Rule, RuleHit, Scan
+from detectors.rulepack import Pack, PackError, load_packs
+from detectors.view import ArticleView, FoldedField
+from hybridwatch.events import Evidence, Severity, Signal
+
+CUE_GROUP = "~cue"
+FieldName = Literal["title", "text"]
+
+
+def severity_for(score: float) -> Severity:
+    if score >= 0.85:
+        return "critical"
+    if score >= 0.7:
+        return "high"
+    if score >= 0.5:
+        return "medium"
+    return "low"
+
+
+class NarrativeOptions(DetectorOptions):
+    packs_dir: str | None = None
+    """Directory of rule packs; default: the bundled detectors/packs/."""
+    packs: tuple[str, ...] | None = None
+    """Only these pack ids (default: all narrative packs)."""
+    negation_window: int = Field(default=12, ge=0, le=100)
+    """A cue within this many words of a hit lowers it."""
+    negation_factor: float = Field(default=0.35, ge=0.0, le=1.0)
+    min_score: float = Field(default=0.2, ge=0.0, le=1.0)
+    """Packs scoring below this emit no signal."""
+    max_hits: int = Field(default=4, ge=1, le=20)
+    """At most this many distinct hits (strongest first) count towards a pack's score."""
+    max_evidence: int = Field(default=8, ge=1, le=50)
+
+
+@dataclass(frozen=True)
+class Hit:
+    field: FieldName
+    scan: Scan
+    hit: RuleHit
+    weight: float
+    cue: RuleHit | None
+    cue_field: FieldName
+    cue_scan: Scan | None
+
+
+@dataclass(frozen=True)
+class PackScore:
+    pack: Pack
+    score: float
+    hits: tuple[Hit, ...]
+
+    @property
+    def negated(self) -> int:
+        return sum(1 for h in self.hits if h.cue is not None)
+
+
+@register
+class NarrativeDetector(Detector):
+    name = "narrative"
+    Options = NarrativeOptions
+
+    def __init__(self, options: DetectorOptions) -> None:
+        super().__init__(options)
+        assert isinstance(options, NarrativeOptions)
+        self.opts = options
+        try:
+            all_packs = load_packs(Path(options.packs_dir) if options.packs_dir else None)
+        except PackError as err:
+            raise DetectorConfigError(f"detectors.options.narrative: {err}") from err
+        narratives = [p for p in all_packs if p.kind == "narrative"]
+        if options.packs is not None:
+            known = {p.id for p in narratives}
+            unknown = sorted(set(options.packs) - known)
+            if unknown:
+                raise DetectorConfigError(
+                    f"detectors.options.narrative.packs: unknown pack(s) {', '.join(unknown)}"
+                    f" (known: {', '.join(sorted(known))})"
+                )
+            narratives = [p for p in narratives if p.id in options.packs]
+        self.packs: dict[str, Pack] = {p.id: p for p in narratives}
+        rules: list[Rule] = []
+        for pack in narratives:
+            rules.extend(pack.rules())
+        for pack in all_packs:
+            if pack.kind == "cues":
+                rules.extend(_as_cue(r) for r in pack.rules())
+        self.matcher = Matcher(rules)
+
+    def analyse(self, article: ArticleView) -> list[PackScore]:
+        """Score every pack that matched, strongest first (also used by tests and eval)."""
+        per_pack: dict[str, list[tuple[FieldName, Scan, RuleHit]]] = {}
+        cues: dict[FieldName, tuple[Scan, list[RuleHit]]] = {}
+        for fname in ("title", "text"):
+            folded: FoldedField = article.folded(fname)
+            if not folded.folded:
+                continue
+            scan = self.matcher.scan(folded.folded)
+            for h in scan.hits:
+                if h.rule.group == CUE_GROUP:
+                    cues.setdefault(fname, (scan, []))[1].append(h)
+                else:
+                    per_pack.setdefault(h.rule.group, []).append((fname, scan, h))
+        title_cue = cues["title"][1][0] if "title" in cues else None
+        title_scan = cues["title"][0] if "title" in cues else None
+        out: list[PackScore] = []
+        for pack_id, raw_hits in per_pack.items():
+            best: dict[tuple[str, int, int], Hit] = {}
+            for fname, scan, h in raw_hits:
+                own = [c for c in cues.get(fname, (scan, []))[1] if not _overlaps(c, h)]
+                cue = _near(own, h, self.opts.negation_window)
+                cue_field: FieldName = fname
+                cue_scan: Scan | None = scan
+                if cue is None and title_cue is not None and not (
+                    fname == "title" and _overlaps(title_cue, h)
+                ):
+                    cue, cue_field, cue_scan = title_cue, "title", title_scan
+                w = h.rule.weight * (self.opts.negation_factor if cue is not None else 1.0)
+                key = (fname, h.first, h.last)
+                if key not in best or best[key].weight < w:
+                    best[key] = Hit(fname, scan, h, w, cue, cue_field, cue_scan)
+            hits = sorted(best.values(), key=lambda x: (-x.weight, x.field, x.hit.first))
+            p = 1.0
+            for x in hits[: self.opts.max_hits]:
+                p *= 1.0 - x.weight
+            out.append(PackScore(self.packs[pack_id], 1.0 - p, tuple(hits)))
+        out.sort(key=lambda s: (-s.score, s.pack.id))
+        return out
+
+    def detect(self, article: ArticleView, state: State) -> list[Signal]:
+        signals: list[Signal] = []
+        art = article.article
+        for ps in self.analyse(article):
+            if ps.score < self.opts.min_score:
+                continue
+            score = round(min(ps.score, 1.0), 4)
+            signals.append(
+                Signal(
+                    id=Signal.make_id(art.id, self.name, ps.pack.id),
+                    article_id=art.id,
+                    detector=self.name,
+                    country=article.country,
+                    narrative=ps.pack.id,
+                    severity=severity_for(score),
+                    score=score,
+                    evidence=self._evidence(article, ps),
+                    event_time=art.published,
+                    details={
+                        "title": ps.pack.title,
+                        "pack_version": ps.pack.version,
+                        "rules": sorted({h.hit.rule.id for h in ps.hits}),
+                        "negated_hits": ps.negated,
+                    },
+                )
+            )
+        return signals
+
+    def _evidence(self, article: ArticleView, ps: PackScore) -> tuple[Evidence, ...]:
+        out: list[Evidence] = []
+        seen: set[tuple[str, int, int]] = set()
+        for h in ps.hits:
+            parts: list[tuple[RuleHit, FieldName, Scan, str]] = [
+                (h.hit, h.field, h.scan, h.hit.rule.id)
+            ]
+            if h.cue is not None and h.cue_scan is not None:
+                parts.append((h.cue, h.cue_field, h.cue_scan, f"negated-by:{h.cue.rule.id}"))
+            for rh, fname, scan, label in parts:
+                f = article.folded(fname)
+                for tok_start, tok_end in rh.spans:
+                    start, end = f.span(*scan.char_span(tok_start, tok_end))
+                    if (fname, start, end) in seen:
+                        continue
+                    seen.add((fname, start, end))
+                    out.append(
+                        Evidence(
+                            field=fname,
+                            start=start,
+                            end=end,
+                            text=f.original[start:end],
+                            rule=label,
+                        )
+                    )
+            if len(out) >= self.opts.max_evidence:
+                break
+        return tuple(out[: self.opts.max_evidence])
+
+
+def _as_cue(rule: Rule) -> Rule:
+    return Rule(
+        rule.id, CUE_GROUP, rule.components, rule.window, rule.weight, rule.lang, rule.source
+    )
+
+
+def _overlaps(a: RuleHit, b: RuleHit) -> bool:
+    return any(s1 < e2 and s2 < e1 for s1, e1 in a.spans for s2, e2 in b.spans)
+
+
+def _near(cues: list[RuleHit], hit: RuleHit, window: int) -> RuleHit | None:
+    for c in cues:
+        gap = max(c.first - hit.last, hit.first - c.last, 0)
+        if gap <= window:
+            return c
+    return None

@@ -1,0 +1,1 @@
+"""Feeds -> Article: fetch, parse, normalise, dedup, publish (see docs/ingest.md)."""

@@ -1,0 +1,1 @@
+"""The embedded runtime: the whole pipeline in one process with no servers at all."""

@@ -1,0 +1,160 @@
+"""The in-process pipeline: articles queue -> detectors -> SQLite -> alerts.
+
+`publish` is what the poller calls. It enqueues the batch with a future and returns
+only when the batch's articles, signals, alerts and detector-state changes are
+committed in one SQLite transaction, so the poller (which marks items seen only
+after publish returns) can never lose an article: a batch is either stored or,
+when the process dies first, fetched again on the next start.
+
+The queue is bounded: a slow disk slows the poller down instead of growing memory.
+Detection and the SQLite write run in a worker thread so the API stays responsive.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from detectors.pipeline import DetectorSuite
+from hybridwatch.events import Alert, Article, Signal
+from services.alerts.alerter import Alerter
+from services.embedded.state import TrackedState
+from services.store.sqlite import SqliteStore
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class PipelineStats:
+    batches: int = 0
+    articles: int = 0
+    signals: int = 0
+    flagged: int = 0
+    alerts_new: int = 0
+    detector_errors: int = 0
+    write_errors: int = 0
+    last_batch_at: float | None = None
+    errors: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "batches": self.batches,
+            "articles": self.articles,
+            "signals": self.signals,
+            "flagged": self.flagged,
+            "alerts_new": self.alerts_new,
+            "detector_errors": self.detector_errors,
+            "write_errors": self.write_errors,
+            "recent_errors": self.errors[-10:],
+        }
+
+
+@dataclass
+class _Batch:
+    articles: tuple[Article, ...]
+    done: asyncio.Future[None]
+
+
+class EmbeddedPipeline:
+    def __init__(
+        self,
+        suite: DetectorSuite,
+        store: SqliteStore,
+        alerter: Alerter,
+        queue_size: int = 16,
+    ) -> None:
+        self.suite = suite
+        self.store = store
+        self.alerter = alerter
+        self.state = TrackedState(store.load_state())
+        self.stats = PipelineStats()
+        self._queue: asyncio.Queue[_Batch | None] = asyncio.Queue(maxsize=queue_size)
+        self._task: asyncio.Task[None] | None = None
+        self._closing = False
+
+    @property
+    def queue_depth(self) -> int:
+        return self._queue.qsize()
+
+    async def start(self) -> None:
+        """Deliver alerts a previous run left undelivered, then start the worker."""
+        await asyncio.to_thread(self.alerter.deliver_pending)
+        self._task = asyncio.create_task(self._work(), name="hybridwatch-pipeline")
+
+    async def publish(self, articles: Sequence[Article]) -> None:
+        """Return once the batch is durable in SQLite; raise if it could not be stored."""
+        if not articles:
+            return
+        if self._closing or self._task is None or self._task.done():
+            raise RuntimeError("the pipeline is not running (shutting down)")
+        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        await self._queue.put(_Batch(tuple(articles), done))
+        await done
+
+    async def drain_and_stop(self) -> None:
+        """Process everything queued, then stop the worker (idempotent)."""
+        self._closing = True
+        if self._task is None:
+            return
+        if not self._task.done():
+            await self._queue.put(None)
+            await self._task
+        self._task = None
+
+    async def _work(self) -> None:
+        while True:
+            batch = await self._queue.get()
+            if batch is None:
+                return
+            try:
+                new_alerts = await asyncio.to_thread(self._process, batch.articles)
+            except Exception as err:  # the store failed: the poller will retry the batch
+                self.stats.write_errors += 1
+                self._remember(f"storing {len(batch.articles)} article(s) failed: {err}")
+                log.error("storing a batch of %d article(s) failed: %s", len(batch.articles), err)
+                if not batch.done.done():
+                    batch.done.set_exception(err)
+                continue
+            if not batch.done.done():
+                batch.done.set_result(None)
+            if new_alerts:
+                await asyncio.to_thread(self.alerter.deliver, new_alerts)
+
+    def _process(self, articles: tuple[Article, ...]) -> list[Alert]:
+        signals: list[Signal] = []
+        alerts: list[Alert] = []
+        flagged = 0
+        for article in articles:
+            try:
+                detection = self.suite.process(article, self.state)
+            except Exception as err:
+                # Keep the article (it is evidence too) and say loudly which one failed.
+                self.stats.detector_errors += 1
+                msg = f"detectors failed on article {article.id} ({article.url}): {err!r}"
+                self._remember(msg)
+                log.error(msg)
+                continue
+            signals.extend(detection.signals)
+            flagged += int(detection.flagged)
+            alerts.extend(self.alerter.alerts_for(article, detection.signals))
+        changed, deleted = self.state.take_changes()
+        try:
+            new_alerts = self.store.write_batch(articles, signals, alerts, changed, deleted)
+        except Exception:
+            self.state.restore_changes(changed, deleted)
+            raise
+        self.stats.batches += 1
+        self.stats.articles += len(articles)
+        self.stats.signals += len(signals)
+        self.stats.flagged += flagged
+        self.stats.alerts_new += len(new_alerts)
+        self.stats.last_batch_at = time.time()
+        return new_alerts
+
+    def _remember(self, message: str) -> None:
+        self.stats.errors.append(message)
+        del self.stats.errors[:-50]

@@ -1,0 +1,208 @@
+"""Runs the embedded runtime: poller, pipeline and API in one asyncio loop.
+
+Shutdown (SIGINT/SIGTERM, or the end of `--once`) goes in dependency order: stop
+polling, let the API finish in-flight requests, drain the pipeline queue (every
+accepted batch is stored), persist detector state (already written per batch),
+close the stores, exit 0. A batch the poller had fetched but not yet handed over is
+not marked seen, so it is fetched again on the next start: nothing is lost.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+import socket
+import sys
+from collections.abc import Iterator
+from typing import Any
+
+from hybridwatch.config import Settings
+from services.embedded.bootstrap import Embedded, build
+
+log = logging.getLogger(__name__)
+
+
+class _Server:
+    """uvicorn.Server without its own signal handling: the runner owns the signals."""
+
+    def __init__(self, app: Any, sock: socket.socket) -> None:
+        import uvicorn
+
+        class Server(uvicorn.Server):
+            @contextlib.contextmanager
+            def capture_signals(self) -> Iterator[None]:
+                yield
+
+        config = uvicorn.Config(
+            app, log_level="warning", lifespan="off", access_log=False, timeout_graceful_shutdown=5
+        )
+        self.server = Server(config)
+        self.sock = sock
+
+    async def serve(self) -> None:
+        await self.server.serve(sockets=[self.sock])
+
+    def stop(self) -> None:
+        self.server.should_exit = True
+
+
+def bind(host: str, port: int) -> socket.socket:
+    """Bind the API socket up front so "port in use" is a clear error, not a crash."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as err:
+        sock.close()
+        raise OSError(
+            f"cannot serve the API on {host}:{port}: {err.strerror} "
+            "(set api.port / HW_API__PORT, or run with --no-api)"
+        ) from None
+    sock.listen(128)
+    sock.setblocking(False)
+    return sock
+
+
+def _report_line(report: dict[str, Any]) -> str:
+    keys = ("sources_ok", "sources_failed", "articles_new")
+    parts = [f"{k}={report[k]}" for k in keys if k in report]
+    return "poll finished: " + (", ".join(parts) if parts else str(report))
+
+
+def _print_poll_errors(report: dict[str, Any]) -> None:
+    """One stderr line per failing (or warning) source: the operator sees which and why."""
+    for o in report.get("outcomes", ()) or ():
+        if not isinstance(o, dict):
+            continue
+        sid = o.get("source_id", "?")
+        if o.get("error"):
+            print(f"hybridwatch: source {sid}: error: {o['error']}", file=sys.stderr)
+        elif o.get("warning"):
+            print(f"hybridwatch: source {sid}: warning: {o['warning']}", file=sys.stderr)
+
+
+POLL_GRACE_SECONDS = 5.0
+"""On shutdown, in-flight polls get this long to finish; then they are cancelled.
+
+Cancelling is safe: a poll marks items seen only after publish returned, so an
+abandoned poll is simply fetched again on the next start. A second signal skips
+the grace period.
+"""
+
+
+async def _stop_task(task: asyncio.Task[Any], grace: float, force: asyncio.Event) -> None:
+    """Let `task` finish within `grace` seconds (or until `force`), else cancel it."""
+    if not task.done():
+        forced = asyncio.ensure_future(force.wait())
+        try:
+            await asyncio.wait({task, forced}, timeout=grace, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            forced.cancel()
+    if not task.done():
+        log.warning("%s did not stop within %.0fs; cancelling it", task.get_name(), grace)
+        task.cancel()
+    with contextlib.suppress(Exception, asyncio.CancelledError):
+        await task
+
+
+async def _run(settings: Settings, once: bool, api: bool) -> int:
+    rt: Embedded = build(settings)
+    loop = asyncio.get_running_loop()
+    stop = asyncio.Event()
+    force = asyncio.Event()
+    signals_seen: list[int] = []
+
+    def on_signal(sig: int) -> None:
+        signals_seen.append(sig)
+        if stop.is_set():
+            log.warning("second signal: abandoning in-flight polls, draining the queue")
+            force.set()
+        stop.set()
+
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.add_signal_handler(sig, on_signal, sig)
+
+    code = 0
+    server: _Server | None = None
+    server_task: asyncio.Task[None] | None = None
+    poll_task: asyncio.Task[Any] | None = None
+    try:
+        await rt.pipeline.start()
+        if api and not once:
+            sock = bind(settings.api.host, settings.api.port)
+            server = _Server(rt.create_app(), sock)
+            host, port = sock.getsockname()[:2]
+            server_task = asyncio.create_task(server.serve(), name="api")
+            print(f"hybridwatch: live page and API on http://{host}:{port}/", file=sys.stderr)
+        if once:
+            poll_task = asyncio.create_task(rt.poller.poll_once(), name="poll-once")
+        else:
+            poll_task = asyncio.create_task(rt.poller.run(stop), name="poller")
+            print(
+                f"hybridwatch: watching {len(rt.sources)} source(s); data in {settings.data_dir}; "
+                "Ctrl+C stops cleanly",
+                file=sys.stderr,
+            )
+        stopper = asyncio.create_task(stop.wait(), name="stop")
+        watched = [stopper, poll_task] + ([server_task] if server_task else [])
+        done, _ = await asyncio.wait(watched, return_when=asyncio.FIRST_COMPLETED)
+        stopper.cancel()
+        if once and poll_task in done and poll_task.exception() is None:
+            await rt.pipeline.drain_and_stop()
+            data = poll_task.result().to_dict()
+            _print_poll_errors(data)
+            print(
+                f"hybridwatch: {_report_line(data)}; store holds {rt.store.count_articles()} "
+                f"article(s) in {settings.data_dir}",
+                file=sys.stderr,
+            )
+        else:
+            for t in done:
+                if t is stopper:
+                    continue
+                err = None if t.cancelled() else t.exception()
+                if err is not None or not once:
+                    print(
+                        f"hybridwatch: {t.get_name()} stopped unexpectedly: {err!r}",
+                        file=sys.stderr,
+                    )
+                    code = 1
+    finally:
+        stop.set()
+        if server is not None and server_task is not None:
+            server.stop()
+            await _stop_task(server_task, 10.0, force)
+        if poll_task is not None:
+            await _stop_task(poll_task, POLL_GRACE_SECONDS, force)
+        await rt.aclose()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            with contextlib.suppress(NotImplementedError, RuntimeError):
+                loop.remove_signal_handler(sig)
+    if signals_seen:
+        print(
+            f"hybridwatch: stopped on {signal.Signals(signals_seen[0]).name}; "
+            f"store holds {_count(settings)} article(s)",
+            file=sys.stderr,
+        )
+    return code
+
+
+def _count(settings: Settings) -> str:
+    from services.store.sqlite import SqliteStore
+
+    try:
+        store = SqliteStore.open(settings.data_dir)
+    except Exception:
+        return "?"
+    try:
+        return str(store.count_articles())
+    finally:
+        store.close()
+
+
+def run(settings: Settings, once: bool = False, api: bool = True) -> int:
+    return asyncio.run(_run(settings, once, api and settings.api.enabled))

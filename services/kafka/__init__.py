@@ -1,0 +1,1 @@
+"""Kafka adapters: event codec, topic administration and the durable article publisher."""

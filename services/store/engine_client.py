@@ -1,0 +1,285 @@
+"""A small adapter over elasticsearch-py and opensearch-py: the few calls the store needs.
+
+Why two clients: elasticsearch-py 8+ refuses to talk to a server that is not
+Elasticsearch (it checks the product header), and opensearch-py is the client
+OpenSearch supports. Everything above this module (store, indexer, bench) is written
+once against `EngineClient`, and every failure is turned into one of two errors:
+`EngineUnavailable` (worth retrying: connection refused or reset, timeouts, 429, 5xx)
+and `EngineError` (the request itself is wrong; retrying cannot help).
+
+Client-side retries are switched off: the indexer owns back-off, so an outage is
+seen, counted and waited out in one place.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+from urllib.parse import urlsplit
+
+import httpx
+
+REQUEST_TIMEOUT = 60.0
+ENGINES = ("elasticsearch", "opensearch")
+
+
+class EngineError(RuntimeError):
+    """The engine refused a request (not worth retrying); `status` is the HTTP status."""
+
+    def __init__(self, message: str, status: int | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+class EngineUnavailable(EngineError):
+    """The engine is down, overloaded (429) or failing (5xx): retry later."""
+
+
+def retryable_status(status: int | None) -> bool:
+    return status is None or status == 429 or status >= 500
+
+
+@dataclass(frozen=True)
+class ServerInfo:
+    engine: str
+    """"elasticsearch" or "opensearch"."""
+    version: str
+
+
+def detect_engine(url: str, auth: tuple[str, str] | None = None, verify: bool = True) -> ServerInfo:
+    """Ask the server at `url` what it is (GET /), without either client library.
+
+    Used to fail fast with a readable message when store.kind names the wrong engine,
+    instead of elasticsearch-py's product-check error deep in the first request.
+    """
+    try:
+        resp = httpx.get(url.rstrip("/") + "/", auth=auth, verify=verify, timeout=10.0)
+    except httpx.HTTPError as err:
+        raise EngineUnavailable(f"search engine at {url} is not reachable: {err}") from err
+    if resp.status_code >= 400:
+        raise EngineError(f"search engine at {url} answered GET / with HTTP {resp.status_code}", resp.status_code)
+    try:
+        version = resp.json().get("version", {})
+    except ValueError as err:
+        raise EngineError(f"{url} does not look like a search engine (GET / is not JSON)") from err
+    dist = version.get("distribution", "elasticsearch")
+    return ServerInfo("opensearch" if dist == "opensearch" else "elasticsearch", str(version.get("number", "?")))
+
+
+class EngineClient(Protocol):
+    engine: str
+
+    def search(self, index: str, body: dict[str, Any]) -> dict[str, Any]: ...
+    def count(self, index: str, body: dict[str, Any] | None = None) -> int: ...
+    def bulk(self, payload: bytes, refresh: str | None = None) -> dict[str, Any]: ...
+    def put_index_template(self, name: str, body: dict[str, Any]) -> None: ...
+    def put_retention_policy(self, name: str, body: dict[str, Any]) -> bool: ...
+    def refresh(self, index: str) -> None: ...
+    def indices(self, pattern: str) -> list[str]: ...
+    def delete_indices(self, names: Sequence[str]) -> None: ...
+    def delete_index_template(self, name: str) -> None: ...
+    def close(self) -> None: ...
+
+
+def _body(resp: Any) -> Any:
+    return getattr(resp, "body", resp)
+
+
+class OpenSearchClient:
+    """opensearch-py, for OpenSearch 1.x/2.x/3.x."""
+
+    engine = "opensearch"
+
+    def __init__(self, url: str, auth: tuple[str, str] | None, verify_certs: bool) -> None:
+        from opensearchpy import OpenSearch
+
+        parts = urlsplit(url)
+        self._client = OpenSearch(
+            hosts=[url],
+            http_auth=auth,
+            use_ssl=parts.scheme == "https",
+            verify_certs=verify_certs,
+            timeout=REQUEST_TIMEOUT,
+            max_retries=0,
+            retry_on_timeout=False,
+            pool_maxsize=8,
+        )
+
+    def _call(self, what: str, fn: Any, *args: Any, **kwargs: Any) -> Any:
+        from opensearchpy import exceptions as ex
+
+        try:
+            return fn(*args, **kwargs)
+        except ex.ConnectionError as err:  # includes timeouts; status_code is "N/A"
+            raise EngineUnavailable(f"{what}: search engine unreachable ({err.__class__.__name__}: {err.info or err.error})") from err
+        except ex.TransportError as err:
+            status = err.status_code if isinstance(err.status_code, int) else None
+            msg = f"{what}: HTTP {err.status_code} {_reason(err.info) or err.error}"
+            if retryable_status(status):
+                raise EngineUnavailable(msg, status) from err
+            raise EngineError(msg, status) from err
+
+    def search(self, index: str, body: dict[str, Any]) -> dict[str, Any]:
+        out: dict[str, Any] = self._call("search", self._client.search, index=index, body=body)
+        return out
+
+    def count(self, index: str, body: dict[str, Any] | None = None) -> int:
+        return int(self._call("count", self._client.count, index=index, body=body)["count"])
+
+    def bulk(self, payload: bytes, refresh: str | None = None) -> dict[str, Any]:
+        params = {"refresh": refresh} if refresh else None
+        out: dict[str, Any] = self._call("bulk", self._client.bulk, body=payload, params=params)
+        return out
+
+    def put_index_template(self, name: str, body: dict[str, Any]) -> None:
+        self._call(f"index template {name}", self._client.indices.put_index_template, name=name, body=body)
+
+    def put_retention_policy(self, name: str, body: dict[str, Any]) -> bool:
+        """ISM lives in the index-management plugin; without it there is nothing to attach."""
+        path = f"/_plugins/_ism/policies/{name}"
+        try:
+            self._call("ISM policy", self._client.transport.perform_request, "GET", path)
+        except EngineError as err:
+            if err.status == 404 and "policy" in str(err).lower() and "not found" in str(err).lower():
+                pass  # plugin present, policy not yet created
+            elif err.status in (400, 404, 405):
+                return False  # no ISM plugin on this node
+            else:
+                raise
+        else:
+            return True  # already there; policies are updated by seq_no, keep the first one
+        self._call("ISM policy", self._client.transport.perform_request, "PUT", path, body=body)
+        return True
+
+    def refresh(self, index: str) -> None:
+        self._call("refresh", self._client.indices.refresh, index=index, params={"allow_no_indices": "true"})
+
+    def indices(self, pattern: str) -> list[str]:
+        try:
+            resp = self._call("list indices", self._client.indices.get_alias, index=pattern)
+        except EngineError as err:
+            if err.status == 404:
+                return []
+            raise
+        return sorted(resp)
+
+    def delete_indices(self, names: Sequence[str]) -> None:
+        if names:
+            self._call("delete indices", self._client.indices.delete, index=",".join(names))
+
+    def delete_index_template(self, name: str) -> None:
+        try:
+            self._call("delete template", self._client.indices.delete_index_template, name=name)
+        except EngineError as err:
+            if err.status != 404:
+                raise
+
+    def close(self) -> None:
+        self._client.close()
+
+
+class ElasticsearchClient:
+    """elasticsearch-py (8.x/9.x), for Elasticsearch of the same major version."""
+
+    engine = "elasticsearch"
+
+    def __init__(self, url: str, auth: tuple[str, str] | None, verify_certs: bool) -> None:
+        from elasticsearch import Elasticsearch
+
+        self._client = Elasticsearch(
+            url,
+            basic_auth=auth,
+            verify_certs=verify_certs,
+            request_timeout=REQUEST_TIMEOUT,
+            max_retries=0,
+            retry_on_timeout=False,
+            retry_on_status=(),
+        )
+
+    def _call(self, what: str, fn: Any, *args: Any, **kwargs: Any) -> Any:
+        import elastic_transport
+        from elasticsearch import ApiError
+
+        try:
+            return _body(fn(*args, **kwargs))
+        except ApiError as err:
+            status = int(err.meta.status)
+            msg = f"{what}: HTTP {status} {_reason(err.body) or err.message}"
+            if retryable_status(status):
+                raise EngineUnavailable(msg, status) from err
+            raise EngineError(msg, status) from err
+        except elastic_transport.TransportError as err:  # connection refused, timeouts
+            raise EngineUnavailable(f"{what}: search engine unreachable ({err.__class__.__name__}: {err})") from err
+
+    def search(self, index: str, body: dict[str, Any]) -> dict[str, Any]:
+        out: dict[str, Any] = self._call("search", self._client.search, index=index, body=body)
+        return out
+
+    def count(self, index: str, body: dict[str, Any] | None = None) -> int:
+        return int(self._call("count", self._client.count, index=index, body=body)["count"])
+
+    def bulk(self, payload: bytes, refresh: str | None = None) -> dict[str, Any]:
+        kwargs: dict[str, Any] = {"refresh": refresh} if refresh else {}
+        out: dict[str, Any] = self._call("bulk", self._client.bulk, operations=payload, **kwargs)
+        return out
+
+    def put_index_template(self, name: str, body: dict[str, Any]) -> None:
+        self._call(f"index template {name}", self._client.indices.put_index_template, name=name, body=body)
+
+    def put_retention_policy(self, name: str, body: dict[str, Any]) -> bool:
+        self._call("ILM policy", self._client.ilm.put_lifecycle, name=name, body=body)
+        return True
+
+    def refresh(self, index: str) -> None:
+        self._call("refresh", self._client.indices.refresh, index=index, allow_no_indices=True)
+
+    def indices(self, pattern: str) -> list[str]:
+        try:
+            resp = self._call("list indices", self._client.indices.get_alias, index=pattern)
+        except EngineError as err:
+            if err.status == 404:
+                return []
+            raise
+        return sorted(resp)
+
+    def delete_indices(self, names: Sequence[str]) -> None:
+        if names:
+            self._call("delete indices", self._client.indices.delete, index=",".join(names))
+
+    def delete_index_template(self, name: str) -> None:
+        try:
+            self._call("delete template", self._client.indices.delete_index_template, name=name)
+        except EngineError as err:
+            if err.status != 404:
+                raise
+
+    def close(self) -> None:
+        self._client.close()
+
+
+def _reason(info: Any) -> str:
+    """The engine's own one-line reason from an error body, when there is one."""
+    if isinstance(info, str | bytes):
+        try:
+            info = json.loads(info)
+        except ValueError:
+            return str(info)[:300]
+    if isinstance(info, dict):
+        err = info.get("error")
+        if isinstance(err, dict):
+            return f"{err.get('type', '')}: {err.get('reason', '')}".strip(": ")
+        if err:
+            return str(err)[:300]
+    return ""
+
+
+def make_client(engine: str, url: str, username: str | None = None, password: str | None = None, verify_certs: bool = True) -> EngineClient:
+    """Create the one client of this process for `engine` (call at start-up only)."""
+    auth = (username, password or "") if username else None
+    if engine == "opensearch":
+        return OpenSearchClient(url, auth, verify_certs)
+    if engine == "elasticsearch":
+        return ElasticsearchClient(url, auth, verify_certs)
+    raise ValueError(f"unknown search engine {engine!r} (choose one of {', '.join(ENGINES)})")

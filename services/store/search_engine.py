@@ -1,0 +1,396 @@
+"""The Store port on Elasticsearch or OpenSearch (one class for both engines).
+
+Query semantics are those of services/store/sqlite.py, point by point, so the API,
+`hybridwatch search` and the dashboards' aggregations answer the same on both stores
+(tests/integration/search/test_store_parity.py proves it on one data set):
+
+- Free text: the query is folded with `hybridwatch.textfold.fold` and split into
+  runs of letters/digits; every term must match a whole token of title, text or
+  text_latn (any field per term). The engine side is the `hw_folded` analyzer of
+  services/store/templates, which folds and tokenises the same way. A trailing `*`
+  makes a term a prefix, as in SQLite.
+- Article filters on signals (detector, narrative, flagged_only) are answered from
+  the signals indices: articles and signals arrive on different topics at different
+  times, so no article document is ever rewritten to carry its signals.
+- Times are `date_nanos`, so microsecond timestamps order and compare exactly as in
+  SQLite. Windows are half-open: since <= t < until.
+- Ordering: published (or event_time) descending, then id ascending.
+
+Writes go through `index_documents`, which reports per-document failures instead of
+raising, so the indexer can retry what is retryable and dead-letter what the engine
+rejects. The port's put_* methods raise on any failure.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from hybridwatch.config import ConfigError, StoreSettings
+from hybridwatch.events import Alert, Article, Signal, format_time
+from hybridwatch.textfold import fold
+from services.store import templates
+from services.store.base import ArticleHit, ArticleQuery, SignalQuery
+from services.store.engine_client import (
+    EngineClient,
+    EngineError,
+    EngineUnavailable,
+    detect_engine,
+    make_client,
+    retryable_status,
+)
+
+log = logging.getLogger(__name__)
+
+COUNT_KEYS = ("country", "detector", "narrative", "severity", "day")
+TEXT_FIELDS = ("title.folded", "text.folded", "text_latn")
+MAX_ID_BYTES = 512
+"""Both engines refuse a document id longer than this (and fail the whole bulk request)."""
+_TERM = re.compile(r"[^\W_]+\*?")
+_TERMS_CHUNK = 10_000
+_PAGE = 1_000
+
+
+@dataclass(frozen=True)
+class Doc:
+    """One document to index: its kind (articles/signals/alerts), id, event time, JSON."""
+
+    kind: str
+    id: str
+    when: datetime
+    source: bytes
+
+
+@dataclass
+class BulkResult:
+    """What happened to each document of one bulk request."""
+
+    indexed: int = 0
+    retry: list[tuple[Doc, str]] = field(default_factory=list)
+    """Failed with 429/5xx: worth sending again."""
+    rejected: list[tuple[Doc, str]] = field(default_factory=list)
+    """Refused by the engine (mapping errors and other 4xx): never worth retrying."""
+
+
+def doc_of(event: Article | Signal | Alert) -> Doc:
+    if isinstance(event, Article):
+        return Doc("articles", event.id, event.published, event.to_json().encode())
+    if isinstance(event, Signal):
+        return Doc("signals", event.id, event.event_time, event.to_json().encode())
+    return Doc("alerts", event.id, event.event_time, event.to_json().encode())
+
+
+def _time(value: datetime) -> str:
+    """RFC 3339 with microseconds kept (date_nanos compares them exactly)."""
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+class SearchEngineStore:
+    """Store port over one engine client; see the module docstring for semantics."""
+
+    def __init__(self, client: EngineClient, prefix: str = "hw-", refresh_on_write: bool = True) -> None:
+        self.client = client
+        self.engine = client.engine
+        self.prefix = prefix
+        self.refresh_on_write = refresh_on_write
+        self.retention_policy_installed = False
+
+    @classmethod
+    def open(cls, settings: StoreSettings, refresh_on_write: bool = True) -> SearchEngineStore:
+        """Check the server is the engine `settings.kind` names, create the client, install templates."""
+        if not settings.url:
+            raise ConfigError(
+                f"store.url: required for store.kind {settings.kind!r} (e.g. http://127.0.0.1:9200; "
+                "or set HW_ES_URL)"
+            )
+        password = settings.password.get_secret_value() if settings.password else None
+        auth = (settings.username, password or "") if settings.username else None
+        info = detect_engine(settings.url, auth, settings.verify_certs)
+        if info.engine != settings.kind:
+            raise ConfigError(
+                f"store.kind: {settings.kind!r} but the server at {settings.url} is "
+                f"{info.engine} {info.version}; set store.kind: {info.engine} (HW_STORE_KIND={info.engine})"
+            )
+        client = make_client(settings.kind, settings.url, settings.username, password, settings.verify_certs)
+        store = cls(client, settings.index_prefix, refresh_on_write)
+        store.ensure_templates()
+        return store
+
+    # -- set-up ------------------------------------------------------------------
+
+    def ensure_templates(self) -> None:
+        """Install (or update) index templates and the retention policy; idempotent."""
+        name = f"{self.prefix}{templates.RETENTION_POLICY}"
+        if self.engine == "elasticsearch":
+            self.retention_policy_installed = self.client.put_retention_policy(name, templates.ilm_policy())
+        else:
+            self.retention_policy_installed = self.client.put_retention_policy(
+                name, templates.ism_policy(self.prefix)
+            )
+            if not self.retention_policy_installed:
+                log.info("OpenSearch has no index-management (ISM) plugin; retention policy not installed")
+        for tname, body in templates.index_templates(self.prefix, self.engine, name).items():
+            self.client.put_index_template(tname, body)
+
+    def _pattern(self, kind: str) -> str:
+        return templates.index_pattern(self.prefix, kind)
+
+    def refresh(self) -> None:
+        """Make everything written so far visible to searches."""
+        self.client.refresh(",".join(self._pattern(k) for k in templates.KINDS))
+
+    def drop_all(self) -> None:
+        """Delete this prefix's indices and templates (tests and benchmarks only)."""
+        names: list[str] = []
+        for k in templates.KINDS:
+            names.extend(self.client.indices(self._pattern(k)))
+        self.client.delete_indices(names)
+        for tname in templates.index_templates(self.prefix, self.engine):
+            self.client.delete_index_template(tname)
+
+    # -- writes ------------------------------------------------------------------
+
+    def bulk_payload(self, docs: Sequence[Doc]) -> bytes:
+        lines: list[bytes] = []
+        for d in docs:
+            index = templates.index_name(self.prefix, d.kind, d.when.astimezone(UTC))
+            lines.append(json.dumps({"index": {"_index": index, "_id": d.id}}).encode())
+            lines.append(d.source)
+        lines.append(b"")
+        return b"\n".join(lines)
+
+    def index_documents(self, docs: Sequence[Doc], refresh: str | None = None) -> BulkResult:
+        """One bulk request. Raises EngineUnavailable/EngineError when the request as a
+        whole fails; per-document outcomes are in the result."""
+        result = BulkResult()
+        sendable: list[Doc] = []
+        for d in docs:
+            if len(d.id.encode()) > MAX_ID_BYTES:
+                result.rejected.append((d, f"document id is {len(d.id.encode())} bytes; the engine allows {MAX_ID_BYTES}"))
+            else:
+                sendable.append(d)
+        if not sendable:
+            return result
+        resp = self.client.bulk(self.bulk_payload(sendable), refresh=refresh)
+        items = resp.get("items", [])
+        if len(items) != len(sendable):
+            raise EngineError(f"bulk answered {len(items)} items for {len(sendable)} documents")
+        if not resp.get("errors"):
+            result.indexed += len(sendable)
+            return result
+        for d, item in zip(sendable, items, strict=True):
+            outcome = next(iter(item.values()))
+            status = int(outcome.get("status", 0))
+            if status < 300:
+                result.indexed += 1
+                continue
+            err = outcome.get("error") or {}
+            reason = f"HTTP {status} {err.get('type', '')}: {err.get('reason', '')}"
+            caused = err.get("caused_by")
+            if isinstance(caused, dict):
+                reason += f" (caused by {caused.get('type', '')}: {caused.get('reason', '')})"
+            if retryable_status(status):
+                result.retry.append((d, reason))
+            else:
+                result.rejected.append((d, reason))
+        return result
+
+    def _put(self, events: Iterable[Article | Signal | Alert]) -> None:
+        docs = [doc_of(e) for e in events]
+        for start in range(0, len(docs), 2_000):
+            chunk = docs[start : start + 2_000]
+            result = self.index_documents(chunk, refresh="wait_for" if self.refresh_on_write else None)
+            failed = result.retry + result.rejected
+            if failed:
+                doc, reason = failed[0]
+                kind = EngineUnavailable if result.retry else EngineError
+                raise kind(f"{len(failed)} of {len(chunk)} {doc.kind} not stored; first: {doc.id}: {reason}")
+
+    def put_articles(self, articles: Sequence[Article]) -> None:
+        self._put(articles)
+
+    def put_signals(self, signals: Sequence[Signal]) -> None:
+        self._put(signals)
+
+    def put_alerts(self, alerts: Sequence[Alert]) -> None:
+        self._put(alerts)
+
+    # -- reads -------------------------------------------------------------------
+
+    def _search_all(self, index: str, body: dict[str, Any]) -> list[dict[str, Any]]:
+        return list(self.client.search(index, body)["hits"]["hits"])
+
+    def _composite(self, index: str, query: dict[str, Any], source: dict[str, Any]) -> dict[str, int]:
+        """Exact group counts, paged through a composite aggregation."""
+        out: dict[str, int] = {}
+        after: dict[str, Any] | None = None
+        while True:
+            comp: dict[str, Any] = {"size": _PAGE, "sources": [{"k": source}]}
+            if after:
+                comp["after"] = after
+            body = {"size": 0, "track_total_hits": False, "query": query, "aggs": {"g": {"composite": comp}}}
+            agg = self.client.search(index, body).get("aggregations", {}).get("g", {})
+            buckets = agg.get("buckets", [])
+            for b in buckets:
+                out[str(b["key"]["k"])] = int(b["doc_count"])
+            after = agg.get("after_key")
+            if not buckets or not after or len(buckets) < _PAGE:
+                return out
+
+    def _flagged_article_ids(self, query: ArticleQuery) -> list[str]:
+        filters: list[dict[str, Any]] = []
+        if query.detector:
+            filters.append({"term": {"detector": query.detector}})
+        if query.narrative:
+            filters.append({"term": {"narrative": query.narrative}})
+        q = {"bool": {"filter": filters}} if filters else {"match_all": {}}
+        return sorted(self._composite(self._pattern("signals"), q, {"terms": {"field": "article_id"}}))
+
+    def search_articles(self, query: ArticleQuery) -> list[ArticleHit]:
+        must: list[dict[str, Any]] = []
+        if query.text is not None and query.text.strip():
+            terms = _TERM.findall(fold(query.text))
+            if not terms:
+                return []
+            for term in terms:
+                if term.endswith("*"):
+                    must.append(
+                        {
+                            "bool": {
+                                "should": [{"prefix": {f: term[:-1]}} for f in TEXT_FIELDS],
+                                "minimum_should_match": 1,
+                            }
+                        }
+                    )
+                else:
+                    must.append({"multi_match": {"query": term, "fields": list(TEXT_FIELDS), "operator": "and"}})
+        filters: list[dict[str, Any]] = []
+        if query.country:
+            filters.append({"term": {"source.country": query.country.upper()}})
+        window: dict[str, str] = {}
+        if query.since is not None:
+            window["gte"] = _time(query.since)
+        if query.until is not None:
+            window["lt"] = _time(query.until)
+        if window:
+            filters.append({"range": {"published": window}})
+        limit, offset = max(query.limit, 0), max(query.offset, 0)
+        id_chunks: list[list[str] | None] = [None]
+        if query.detector or query.narrative or query.flagged_only:
+            ids = self._flagged_article_ids(query)
+            if not ids:
+                return []
+            id_chunks = [ids[i : i + _TERMS_CHUNK] for i in range(0, len(ids), _TERMS_CHUNK)]
+        sort = [{"published": {"order": "desc"}}, {"id": {"order": "asc"}}]
+        rows: list[tuple[int, str, dict[str, Any]]] = []
+        for chunk in id_chunks:
+            f = list(filters)
+            if chunk is not None:
+                f.append({"terms": {"id": chunk}})
+            body = {
+                "query": {"bool": {"must": must, "filter": f}},
+                "sort": sort,
+                "track_total_hits": False,
+                # one chunk: the engine pages; several: each gives its first offset+limit, merged below
+                "from": offset if len(id_chunks) == 1 else 0,
+                "size": limit if len(id_chunks) == 1 else offset + limit,
+            }
+            for h in self._search_all(self._pattern("articles"), body):
+                rows.append((int(h["sort"][0]), str(h["sort"][1]), h["_source"]))
+        if len(id_chunks) > 1:
+            rows.sort(key=lambda r: (-r[0], r[1]))
+            rows = rows[offset : offset + limit]
+        articles = [Article.model_validate(src) for _, _, src in rows]
+        by_article = self._signals_of([a.id for a in articles])
+        return [ArticleHit(a, tuple(by_article.get(a.id, ()))) for a in articles]
+
+    def _signals_of(self, article_ids: Sequence[str]) -> dict[str, list[Signal]]:
+        out: dict[str, list[Signal]] = {}
+        if not article_ids:
+            return out
+        body = {
+            "query": {"bool": {"filter": [{"terms": {"article_id": list(article_ids)}}]}},
+            "sort": [{"detector": "asc"}, {"id": "asc"}],
+            "size": 10_000,
+            "track_total_hits": False,
+        }
+        for h in self._search_all(self._pattern("signals"), body):
+            s = Signal.model_validate(h["_source"])
+            out.setdefault(s.article_id, []).append(s)
+        return out
+
+    @staticmethod
+    def _signal_filter(query: SignalQuery) -> dict[str, Any]:
+        filters: list[dict[str, Any]] = []
+        for name, value in (
+            ("country", query.country.upper() if query.country else None),
+            ("detector", query.detector),
+            ("narrative", query.narrative),
+            ("severity", query.severity),
+            ("article_id", query.article_id),
+        ):
+            if value:
+                filters.append({"term": {name: value}})
+        window: dict[str, str] = {}
+        if query.since is not None:
+            window["gte"] = _time(query.since)
+        if query.until is not None:
+            window["lt"] = _time(query.until)
+        if window:
+            filters.append({"range": {"event_time": window}})
+        return {"bool": {"filter": filters}}
+
+    def get_signals(self, query: SignalQuery) -> list[Signal]:
+        body = {
+            "query": self._signal_filter(query),
+            "sort": [{"event_time": {"order": "desc"}}, {"id": {"order": "asc"}}],
+            "from": max(query.offset, 0),
+            "size": max(query.limit, 0),
+            "track_total_hits": False,
+        }
+        return [Signal.model_validate(h["_source"]) for h in self._search_all(self._pattern("signals"), body)]
+
+    def count_signals(self, query: SignalQuery, by: str) -> dict[str, int]:
+        """Exact counts (composite aggregation), keys sorted, as in SQLite."""
+        if by not in COUNT_KEYS:
+            raise ValueError(f"cannot count signals by {by!r} (choose one of {', '.join(COUNT_KEYS)})")
+        if by == "day":
+            source: dict[str, Any] = {
+                "date_histogram": {
+                    "field": "event_time",
+                    "calendar_interval": "1d",
+                    "format": "yyyy-MM-dd",
+                    "time_zone": "UTC",
+                }
+            }
+        else:
+            source = {"terms": {"field": by}}
+        counts = self._composite(self._pattern("signals"), self._signal_filter(query), source)
+        return dict(sorted(counts.items()))
+
+    def count_articles(self) -> int:
+        return self.client.count(self._pattern("articles"))
+
+    def count_signals_total(self) -> int:
+        return self.client.count(self._pattern("signals"))
+
+    def close(self) -> None:
+        self.client.close()
+
+
+__all__ = [
+    "BulkResult",
+    "Doc",
+    "EngineError",
+    "EngineUnavailable",
+    "SearchEngineStore",
+    "doc_of",
+    "format_time",
+]

@@ -1,0 +1,444 @@
+"""SQLite implementation of the Store port, used by the embedded runtime.
+
+One file, `data_dir/hybridwatch.sqlite3`, in WAL mode so the API can read while the
+pipeline writes. Events are stored as their JSON contract (the `doc` column) next to
+the few columns we filter and sort on, so what comes out is exactly what went in.
+
+Query semantics (the search-engine store must give the same answers; the parity
+test in tests/integration compares them):
+
+- Free text (`ArticleQuery.text`): the query is folded with `hybridwatch.textfold.fold`
+  (lowercase ASCII-Latin, Cyrillic transliterated, diacritics removed) and split into
+  terms at every character that is not a letter or digit. An article matches when
+  EVERY term occurs as a whole token in the folded title, text or text_latn (AND of
+  terms, any field per term). So "Приштина", "Priština" and "pristina" are the same
+  query, and a Latin query finds a Cyrillic article and vice versa. A query with no
+  terms (e.g. only punctuation) matches nothing. SQLite-only extension, not part of
+  the parity contract: a term written with a trailing `*` matches as a prefix.
+- `country`: the article's *source* country (`article.source.country`), exact.
+- `detector` / `narrative`: the article has at least one stored signal with that
+  detector / narrative.
+- `flagged_only`: the article has at least one stored signal.
+- `since` / `until`: half-open window on `published`: since <= published < until.
+- Ordering: `published` descending, then article `id` ascending; `limit`/`offset`
+  apply after ordering. Each hit carries all of the article's stored signals,
+  ordered by (detector, id).
+- Signals (`SignalQuery`): every filter is exact (`severity="high"` means exactly
+  high); `country` is the signal's country; the time window applies to
+  `event_time` (half-open as above). Ordering: `event_time` descending, then `id`
+  ascending.
+- `count_signals(query, by)`: counts over all signals matching the query's filters
+  (limit/offset ignored), grouped by `country`, `detector`, `narrative`, `severity`
+  or `day` (UTC date of event_time, "YYYY-MM-DD"). Signals without a narrative are
+  not counted under by="narrative".
+- Writes are idempotent upserts keyed by event id: writing the same event twice
+  leaves one row holding the latest version.
+
+Beyond the port, the embedded runtime uses `write_batch` (articles, their signals,
+new alerts and detector-state changes in ONE transaction, so a crash never leaves an
+article without its signals) and the small alert-outbox and detector-state helpers.
+The connection is shared between the pipeline and the API's worker threads behind a
+lock: SQLite serialises writers anyway and the embedded runtime is one process.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import sqlite3
+import threading
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from hybridwatch.events import Alert, Article, Signal
+from hybridwatch.textfold import fold
+from services.store.base import ArticleHit, ArticleQuery, SignalQuery
+
+DB_FILE = "hybridwatch.sqlite3"
+SCHEMA_VERSION = 1
+COUNT_KEYS = ("country", "detector", "narrative", "severity", "day")
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_TERM = re.compile(r"[^\W_]+\*?")
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS articles (
+    rowid INTEGER PRIMARY KEY,
+    id TEXT NOT NULL UNIQUE,
+    published_us INTEGER NOT NULL,
+    country TEXT NOT NULL,
+    source_id TEXT NOT NULL,
+    doc TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS articles_published ON articles (published_us DESC, id);
+CREATE INDEX IF NOT EXISTS articles_country ON articles (country, published_us DESC);
+CREATE VIRTUAL TABLE IF NOT EXISTS articles_fts USING fts5 (
+    title, text, text_latn, tokenize = 'unicode61 remove_diacritics 2'
+);
+CREATE TABLE IF NOT EXISTS signals (
+    id TEXT PRIMARY KEY,
+    article_id TEXT NOT NULL,
+    detector TEXT NOT NULL,
+    country TEXT NOT NULL,
+    narrative TEXT,
+    severity TEXT NOT NULL,
+    score REAL NOT NULL,
+    event_time_us INTEGER NOT NULL,
+    doc TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS signals_article ON signals (article_id);
+CREATE INDEX IF NOT EXISTS signals_time ON signals (event_time_us DESC, id);
+CREATE TABLE IF NOT EXISTS alerts (
+    id TEXT PRIMARY KEY,
+    subscription_id TEXT NOT NULL,
+    event_time_us INTEGER NOT NULL,
+    created_us INTEGER NOT NULL,
+    delivered_us INTEGER,
+    doc TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS alerts_pending ON alerts (delivered_us) WHERE delivered_us IS NULL;
+CREATE TABLE IF NOT EXISTS detector_state (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+"""
+
+
+def to_us(value: datetime) -> int:
+    """Microseconds since the epoch: an exact, sortable integer for a UTC time."""
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    return (value - _EPOCH) // timedelta(microseconds=1)
+
+
+def fts_query(text: str) -> str | None:
+    """The FTS5 MATCH expression for a free-text query (None when it has no terms).
+
+    Every term is quoted, so FTS5 operators typed by a user (OR, NEAR, -, ")
+    are searched for as words instead of being interpreted or failing to parse.
+    """
+    terms = _TERM.findall(fold(text))
+    if not terms:
+        return None
+    parts = []
+    for term in terms:
+        if term.endswith("*"):
+            parts.append(f'"{term[:-1]}"*')
+        else:
+            parts.append(f'"{term}"')
+    return " AND ".join(parts)
+
+
+class SqliteStore:
+    """The Store port on one SQLite file (see the module docstring for semantics)."""
+
+    def __init__(self, conn: sqlite3.Connection, path: Path | None = None) -> None:
+        self._conn = conn
+        self._lock = threading.RLock()
+        self.path = path
+        self._closed = False
+        with self._lock:
+            conn.executescript(_SCHEMA)
+            conn.execute(
+                "INSERT OR IGNORE INTO meta (key, value) VALUES ('schema_version', ?)",
+                (str(SCHEMA_VERSION),),
+            )
+            conn.commit()
+
+    @classmethod
+    def open(cls, data_dir: Path) -> SqliteStore:
+        data_dir = Path(data_dir)
+        data_dir.mkdir(parents=True, exist_ok=True)
+        path = data_dir / DB_FILE
+        conn = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute("PRAGMA synchronous=NORMAL")
+        conn.execute("PRAGMA busy_timeout=10000")
+        return cls(conn, path)
+
+    @classmethod
+    def memory(cls) -> SqliteStore:
+        """An in-memory store for pure unit tests of code that needs a Store."""
+        conn = sqlite3.connect(":memory:", check_same_thread=False, isolation_level=None)
+        return cls(conn)
+
+    # -- transactions --------------------------------------------------------
+
+    @contextmanager
+    def _tx(self) -> Iterator[sqlite3.Connection]:
+        with self._lock:
+            if self._closed:
+                raise RuntimeError("the store is closed")
+            self._conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._conn
+            except BaseException:
+                self._conn.execute("ROLLBACK")
+                raise
+            self._conn.execute("COMMIT")
+
+    def _read(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        with self._lock:
+            if self._closed:
+                raise RuntimeError("the store is closed")
+            return list(self._conn.execute(sql, params).fetchall())
+
+    # -- writes --------------------------------------------------------------
+
+    @staticmethod
+    def _upsert_articles(conn: sqlite3.Connection, articles: Iterable[Article]) -> None:
+        for a in articles:
+            row = conn.execute("SELECT rowid FROM articles WHERE id = ?", (a.id,)).fetchone()
+            doc = a.to_json()
+            if row is None:
+                cur = conn.execute(
+                    "INSERT INTO articles (id, published_us, country, source_id, doc)"
+                    " VALUES (?, ?, ?, ?, ?)",
+                    (a.id, to_us(a.published), a.source.country, a.source.id, doc),
+                )
+                rowid = cur.lastrowid
+            else:
+                rowid = row[0]
+                conn.execute(
+                    "UPDATE articles SET published_us = ?, country = ?, source_id = ?, doc = ?"
+                    " WHERE rowid = ?",
+                    (to_us(a.published), a.source.country, a.source.id, doc, rowid),
+                )
+                conn.execute("DELETE FROM articles_fts WHERE rowid = ?", (rowid,))
+            conn.execute(
+                "INSERT INTO articles_fts (rowid, title, text, text_latn) VALUES (?, ?, ?, ?)",
+                (rowid, fold(a.title), fold(a.text), fold(a.text_latn)),
+            )
+
+    @staticmethod
+    def _upsert_signals(conn: sqlite3.Connection, signals: Iterable[Signal]) -> None:
+        conn.executemany(
+            "INSERT INTO signals (id, article_id, detector, country, narrative, severity,"
+            " score, event_time_us, doc) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
+            " ON CONFLICT (id) DO UPDATE SET article_id = excluded.article_id,"
+            " detector = excluded.detector, country = excluded.country,"
+            " narrative = excluded.narrative, severity = excluded.severity,"
+            " score = excluded.score, event_time_us = excluded.event_time_us, doc = excluded.doc",
+            [
+                (
+                    s.id,
+                    s.article_id,
+                    s.detector,
+                    s.country,
+                    s.narrative,
+                    s.severity,
+                    s.score,
+                    to_us(s.event_time),
+                    s.to_json(),
+                )
+                for s in signals
+            ],
+        )
+
+    @staticmethod
+    def _insert_new_alerts(conn: sqlite3.Connection, alerts: Iterable[Alert]) -> list[Alert]:
+        now = to_us(datetime.now(UTC))
+        new: list[Alert] = []
+        for a in alerts:
+            cur = conn.execute(
+                "INSERT OR IGNORE INTO alerts (id, subscription_id, event_time_us, created_us, doc)"
+                " VALUES (?, ?, ?, ?, ?)",
+                (a.id, a.subscription_id, to_us(a.event_time), now, a.to_json()),
+            )
+            if cur.rowcount == 1:
+                new.append(a)
+        return new
+
+    def put_articles(self, articles: Sequence[Article]) -> None:
+        with self._tx() as conn:
+            self._upsert_articles(conn, articles)
+
+    def put_signals(self, signals: Sequence[Signal]) -> None:
+        with self._tx() as conn:
+            self._upsert_signals(conn, signals)
+
+    def put_alerts(self, alerts: Sequence[Alert]) -> None:
+        """Idempotent: an alert id already stored keeps its delivery record."""
+        with self._tx() as conn:
+            self._insert_new_alerts(conn, alerts)
+
+    def write_batch(
+        self,
+        articles: Sequence[Article],
+        signals: Sequence[Signal],
+        alerts: Sequence[Alert] = (),
+        state_changes: Mapping[str, Any] | None = None,
+        state_deletes: Iterable[str] = (),
+    ) -> list[Alert]:
+        """Store a processed batch atomically and return the alerts not seen before.
+
+        The batch's signals replace whatever signals were stored for these articles,
+        so re-processing an article with changed rules leaves no stale signals. The
+        alerts go into the outbox undelivered; `mark_delivered` records delivery.
+        """
+        with self._tx() as conn:
+            self._upsert_articles(conn, articles)
+            ids = [(a.id,) for a in articles]
+            conn.executemany("DELETE FROM signals WHERE article_id = ?", ids)
+            self._upsert_signals(conn, signals)
+            new_alerts = self._insert_new_alerts(conn, alerts)
+            if state_changes:
+                conn.executemany(
+                    "INSERT INTO detector_state (key, value) VALUES (?, ?)"
+                    " ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                    [(k, json.dumps(v, sort_keys=True)) for k, v in state_changes.items()],
+                )
+            conn.executemany(
+                "DELETE FROM detector_state WHERE key = ?", [(k,) for k in state_deletes]
+            )
+        return new_alerts
+
+    # -- alert outbox ----------------------------------------------------------
+
+    def pending_alerts(self) -> list[Alert]:
+        """Alerts stored but not yet delivered (e.g. the process died in between)."""
+        rows = self._read(
+            "SELECT doc FROM alerts WHERE delivered_us IS NULL ORDER BY created_us, id"
+        )
+        return [Alert.model_validate_json(r[0]) for r in rows]
+
+    def mark_delivered(self, alert_ids: Sequence[str]) -> None:
+        now = to_us(datetime.now(UTC))
+        with self._tx() as conn:
+            conn.executemany(
+                "UPDATE alerts SET delivered_us = ? WHERE id = ?", [(now, i) for i in alert_ids]
+            )
+
+    def get_alerts(self, limit: int = 100, offset: int = 0) -> list[Alert]:
+        rows = self._read(
+            "SELECT doc FROM alerts ORDER BY event_time_us DESC, id LIMIT ? OFFSET ?",
+            (limit, offset),
+        )
+        return [Alert.model_validate_json(r[0]) for r in rows]
+
+    # -- detector state --------------------------------------------------------
+
+    def load_state(self) -> dict[str, Any]:
+        return {k: json.loads(v) for k, v in self._read("SELECT key, value FROM detector_state")}
+
+    # -- reads -----------------------------------------------------------------
+
+    def search_articles(self, query: ArticleQuery) -> list[ArticleHit]:
+        where: list[str] = []
+        params: list[Any] = []
+        if query.text is not None and query.text.strip():
+            match = fts_query(query.text)
+            if match is None:
+                return []
+            where.append("a.rowid IN (SELECT rowid FROM articles_fts WHERE articles_fts MATCH ?)")
+            params.append(match)
+        if query.country:
+            where.append("a.country = ?")
+            params.append(query.country.upper())
+        if query.since is not None:
+            where.append("a.published_us >= ?")
+            params.append(to_us(query.since))
+        if query.until is not None:
+            where.append("a.published_us < ?")
+            params.append(to_us(query.until))
+        sig: list[str] = []
+        if query.detector:
+            sig.append("s.detector = ?")
+            params.append(query.detector)
+        if query.narrative:
+            sig.append("s.narrative = ?")
+            params.append(query.narrative)
+        if sig or query.flagged_only:
+            cond = " AND ".join(["s.article_id = a.id", *sig])
+            where.append(f"EXISTS (SELECT 1 FROM signals s WHERE {cond})")
+        sql = "SELECT a.doc FROM articles a"
+        if where:
+            sql += " WHERE " + " AND ".join(where)
+        sql += " ORDER BY a.published_us DESC, a.id ASC LIMIT ? OFFSET ?"
+        params.extend([max(query.limit, 0), max(query.offset, 0)])
+        articles = [Article.model_validate_json(r[0]) for r in self._read(sql, params)]
+        by_article = self._signals_of([a.id for a in articles])
+        return [ArticleHit(a, tuple(by_article.get(a.id, ()))) for a in articles]
+
+    def _signals_of(self, article_ids: Sequence[str]) -> dict[str, list[Signal]]:
+        out: dict[str, list[Signal]] = {}
+        if not article_ids:
+            return out
+        marks = ",".join("?" * len(article_ids))
+        rows = self._read(
+            f"SELECT doc FROM signals WHERE article_id IN ({marks}) ORDER BY detector, id",
+            list(article_ids),
+        )
+        for (doc,) in rows:
+            s = Signal.model_validate_json(doc)
+            out.setdefault(s.article_id, []).append(s)
+        return out
+
+    def get_article(self, article_id: str) -> ArticleHit | None:
+        rows = self._read("SELECT doc FROM articles WHERE id = ?", (article_id,))
+        if not rows:
+            return None
+        article = Article.model_validate_json(rows[0][0])
+        return ArticleHit(article, tuple(self._signals_of([article_id]).get(article_id, ())))
+
+    @staticmethod
+    def _signal_where(query: SignalQuery) -> tuple[str, list[Any]]:
+        where: list[str] = []
+        params: list[Any] = []
+        for column, value in (
+            ("country", query.country.upper() if query.country else None),
+            ("detector", query.detector),
+            ("narrative", query.narrative),
+            ("severity", query.severity),
+            ("article_id", query.article_id),
+        ):
+            if value:
+                where.append(f"{column} = ?")
+                params.append(value)
+        if query.since is not None:
+            where.append("event_time_us >= ?")
+            params.append(to_us(query.since))
+        if query.until is not None:
+            where.append("event_time_us < ?")
+            params.append(to_us(query.until))
+        return (" WHERE " + " AND ".join(where)) if where else "", params
+
+    def get_signals(self, query: SignalQuery) -> list[Signal]:
+        where, params = self._signal_where(query)
+        sql = f"SELECT doc FROM signals{where} ORDER BY event_time_us DESC, id ASC LIMIT ? OFFSET ?"
+        params.extend([max(query.limit, 0), max(query.offset, 0)])
+        return [Signal.model_validate_json(r[0]) for r in self._read(sql, params)]
+
+    def count_signals(self, query: SignalQuery, by: str) -> dict[str, int]:
+        if by not in COUNT_KEYS:
+            raise ValueError(
+                f"cannot count signals by {by!r} (choose one of {', '.join(COUNT_KEYS)})"
+            )
+        where, params = self._signal_where(query)
+        if by == "day":
+            key = "strftime('%Y-%m-%d', event_time_us / 1000000, 'unixepoch')"
+        else:
+            key = by
+            if by == "narrative":
+                where += (" AND " if where else " WHERE ") + "narrative IS NOT NULL"
+        rows = self._read(
+            f"SELECT {key}, COUNT(*) FROM signals{where} GROUP BY 1 ORDER BY 1", params
+        )
+        return {str(k): int(n) for k, n in rows}
+
+    def count_articles(self) -> int:
+        return int(self._read("SELECT COUNT(*) FROM articles")[0][0])
+
+    def count_all_signals(self) -> int:
+        return int(self._read("SELECT COUNT(*) FROM signals")[0][0])
+
+    def close(self) -> None:
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+            try:
+                self._conn.execute("PRAGMA optimize")
+            finally:
+                self._conn.close()

@@ -1,0 +1,238 @@
+"""Index templates shared by Elasticsearch and OpenSearch (one set for both engines).
+
+Why generated in Python rather than kept as static JSON: the `hw_folded` analyzer
+must fold text exactly like `hybridwatch.textfold.fold` (Cyrillic -> Latin, diacritics
+removed), so that a query typed in either script finds articles in either script —
+in our API *and* for an analyst typing into Grafana or the engine's own console. Its
+character map is built from textfold's own tables, so the two cannot drift apart.
+
+Indices are monthly by *event time* (`<prefix>articles-YYYY.MM` by `published`,
+signals and alerts by `event_time`), never by processing time or rollover: an event
+always lands in the same index, so with document id = event id a replay overwrites
+instead of duplicating. Retention is a lifecycle policy (ILM on Elasticsearch, ISM on
+OpenSearch when its index-management plugin is installed); see docs/search.md.
+"""
+
+from __future__ import annotations
+
+import copy
+from datetime import datetime
+from typing import Any
+
+from hybridwatch.textfold import _CYR_TO_LAT, _LATIN_SPECIAL
+
+KINDS = ("articles", "signals", "alerts")
+RETENTION_POLICY = "hw-retention"
+RETENTION_DAYS = 400
+"""Delete an index this many days after it was created (a monthly index is written for
+about a month, so every event stays searchable for at least a year)."""
+
+TEMPLATE_VERSION = 1
+
+
+def index_name(prefix: str, kind: str, when: datetime) -> str:
+    """The monthly index an event of `kind` with event time `when` belongs to."""
+    return f"{prefix}{kind}-{when.year:04d}.{when.month:02d}"
+
+
+def index_pattern(prefix: str, kind: str) -> str:
+    return f"{prefix}{kind}-*"
+
+
+def _fold_mappings() -> list[str]:
+    """`mapping` char-filter rules equal to textfold's per-character table.
+
+    The char filter runs before the `lowercase` token filter, so upper-case letters
+    need their own rules (Љ -> lj); a rule may map to nothing (ъ, ь).
+    """
+    rules: dict[str, str] = {}
+    for table in (_CYR_TO_LAT, _LATIN_SPECIAL):
+        for src, dst in table.items():
+            for variant in {src, src.upper()}:
+                if len(variant) == 1:
+                    rules[variant] = dst
+    return [_escape(src) + "=>" + _escape(dst) for src, dst in sorted(rules.items())]
+
+
+def _escape(text: str) -> str:
+    """Spell every character as a \\uXXXX escape, which the mapping syntax decodes, so
+    spaces, quotes and invisible characters survive the rule parser unchanged."""
+    return "".join("\\u%04x" % ord(c) for c in text)
+
+
+ANALYSIS: dict[str, Any] = {
+    "char_filter": {
+        "hw_script_fold": {"type": "mapping", "mappings": _fold_mappings()},
+    },
+    "tokenizer": {
+        # The same token boundaries as SQLite FTS5's unicode61 tokenizer and the query
+        # splitter in services/store/sqlite.py: a token is a run of letters and digits.
+        "hw_alnum": {"type": "pattern", "pattern": "[^\\p{L}\\p{N}]+"},
+    },
+    "analyzer": {
+        "hw_folded": {
+            "type": "custom",
+            "char_filter": ["hw_script_fold"],
+            "tokenizer": "hw_alnum",
+            "filter": ["lowercase", "asciifolding"],
+        },
+    },
+}
+
+_KEYWORD = {"type": "keyword"}
+_LONG_KEYWORD = {"type": "keyword", "ignore_above": 2048}
+_DATE = {"type": "date_nanos", "format": "strict_date_optional_time_nanos||epoch_millis"}
+"""Event times keep their microseconds (as SQLite does), so ordering and half-open
+windows agree to the microsecond. date_nanos covers 1970..2262; an event outside that
+range is refused by the engine and lands in the dead-letter topic with the reason."""
+
+
+def _text_field() -> dict[str, Any]:
+    """Human text: standard analyzer, plus folded and English sub-fields.
+
+    `english` is the only language analyzer both engines ship that fits our feeds
+    (en articles); Serbian, Croatian, Bosnian, Montenegrin, Macedonian and Albanian
+    have no stemmer in either engine, so for them the folded sub-field is what
+    makes Cyrillic/Latin and diacritic-free spellings meet.
+    """
+    return {
+        "type": "text",
+        "analyzer": "standard",
+        "fields": {
+            "folded": {"type": "text", "analyzer": "hw_folded"},
+            "en": {"type": "text", "analyzer": "english"},
+        },
+    }
+
+
+ARTICLE_MAPPING: dict[str, Any] = {
+    "dynamic": "strict",
+    "properties": {
+        "schema_version": {"type": "integer"},
+        "id": _KEYWORD,
+        "url": _LONG_KEYWORD,
+        "title": _text_field(),
+        "text": _text_field(),
+        "published": _DATE,
+        "published_estimated": {"type": "boolean"},
+        "fetched": _DATE,
+        "language": _KEYWORD,
+        "source": {
+            "properties": {
+                "id": _KEYWORD,
+                "outlet": _LONG_KEYWORD,
+                "domain": _LONG_KEYWORD,
+                "country": _KEYWORD,
+                "tags": _KEYWORD,
+            }
+        },
+        "countries": _KEYWORD,
+        "text_latn": {"type": "text", "analyzer": "hw_folded"},
+    },
+}
+
+SIGNAL_MAPPING: dict[str, Any] = {
+    "dynamic": "strict",
+    "properties": {
+        "schema_version": {"type": "integer"},
+        "id": _KEYWORD,
+        "article_id": _KEYWORD,
+        "detector": _KEYWORD,
+        "country": _KEYWORD,
+        "narrative": _KEYWORD,
+        "severity": _KEYWORD,
+        "score": {"type": "float"},
+        "evidence": {
+            "properties": {
+                "field": _KEYWORD,
+                "start": {"type": "integer"},
+                "end": {"type": "integer"},
+                "text": {"type": "text", "analyzer": "hw_folded"},
+                "rule": _KEYWORD,
+            }
+        },
+        "event_time": _DATE,
+        # free-form per-detector details: kept in _source, never indexed, so one
+        # detector's field types can never make another detector's documents fail
+        "details": {"type": "object", "enabled": False},
+    },
+}
+
+ALERT_MAPPING: dict[str, Any] = {
+    "dynamic": "strict",
+    "properties": {
+        "schema_version": {"type": "integer"},
+        "id": _KEYWORD,
+        "subscription_id": _KEYWORD,
+        "signals": _KEYWORD,
+        "country": _KEYWORD,
+        "severity": _KEYWORD,
+        "summary": {"type": "text", "analyzer": "standard"},
+        "event_time": _DATE,
+        "replay": {"type": "boolean"},
+    },
+}
+
+MAPPINGS = {"articles": ARTICLE_MAPPING, "signals": SIGNAL_MAPPING, "alerts": ALERT_MAPPING}
+
+
+def index_templates(prefix: str, engine: str, policy: str | None = None) -> dict[str, dict[str, Any]]:
+    """Composable index templates (`PUT _index_template/<name>`) for every kind.
+
+    Both engines take the same body; the only engine-specific line is the ILM policy
+    name on Elasticsearch (OpenSearch's ISM attaches policies by index pattern instead).
+    """
+    out: dict[str, dict[str, Any]] = {}
+    for kind in KINDS:
+        settings: dict[str, Any] = {
+            "number_of_shards": 1,
+            "number_of_replicas": 0,
+            "refresh_interval": "1s",
+            "analysis": copy.deepcopy(ANALYSIS),
+        }
+        if engine == "elasticsearch":
+            settings["index.lifecycle.name"] = policy or f"{prefix}{RETENTION_POLICY}"
+        out[f"{prefix}{kind}"] = {
+            "index_patterns": [index_pattern(prefix, kind)],
+            "priority": 200,
+            "version": TEMPLATE_VERSION,
+            "template": {"settings": settings, "mappings": copy.deepcopy(MAPPINGS[kind])},
+            "_meta": {"owner": "hybridwatch", "kind": kind},
+        }
+    return out
+
+
+def ilm_policy() -> dict[str, Any]:
+    """Elasticsearch ILM: keep monthly indices hot, delete them after RETENTION_DAYS."""
+    return {
+        "policy": {
+            "phases": {
+                "hot": {"min_age": "0ms", "actions": {"set_priority": {"priority": 100}}},
+                "delete": {"min_age": f"{RETENTION_DAYS}d", "actions": {"delete": {}}},
+            },
+            "_meta": {"owner": "hybridwatch"},
+        }
+    }
+
+
+def ism_policy(prefix: str) -> dict[str, Any]:
+    """OpenSearch ISM: the same retention, attached to new indices by pattern."""
+    return {
+        "policy": {
+            "description": f"hybridwatch retention: delete after {RETENTION_DAYS} days",
+            "default_state": "hot",
+            "states": [
+                {
+                    "name": "hot",
+                    "actions": [],
+                    "transitions": [
+                        {"state_name": "delete", "conditions": {"min_index_age": f"{RETENTION_DAYS}d"}}
+                    ],
+                },
+                {"name": "delete", "actions": [{"delete": {}}], "transitions": []},
+            ],
+            "ism_template": [
+                {"index_patterns": [index_pattern(prefix, k) for k in KINDS], "priority": 100}
+            ],
+        }
+    }

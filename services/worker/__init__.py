@@ -1,0 +1,1 @@
+"""The production stream processor: a Faust app running the shared detector suite on Kafka."""

@@ -1,0 +1,183 @@
+"""Composition root of the Faust worker: the only place that builds its clients.
+
+`build_worker(settings)` creates, once, at start-up: the detector suite, the metrics
+registry, the Faust app with its topics (raw bytes: decoding is ours, so a poison
+record reaches the dead-letter topic with its original bytes instead of crashing a
+Faust deserializer), the changelog-backed state table and the one agent that feeds
+batches of article records to the framework-free `BatchProcessor`.
+
+The table store is `rocksdb://` (rocksdict) when configured and importable, else
+`memory://` (state is then rebuilt from the changelog on every start).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import weakref
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import faust
+from faust.streams import _current_event
+
+from detectors.pipeline import DetectorSuite
+from hybridwatch.config import ConfigError, Settings
+from hybridwatch.topics import Topics
+from services.kafka.admin import ensure_topics, require_bootstrap
+from services.metrics import Metrics
+from services.worker.processor import BatchProcessor, Incoming
+
+log = logging.getLogger(__name__)
+
+STATE_TABLE = "detector-state"
+
+
+def build_suite(settings: Settings) -> DetectorSuite:
+    d = settings.detectors
+    try:
+        return DetectorSuite.from_config(d.enabled, d.options, d.flag_threshold)
+    except ValueError as err:
+        raise ConfigError(f"invalid detector configuration: {err}") from err
+
+
+def table_store(url: str) -> str:
+    if url.startswith("rocksdb"):
+        try:
+            import rocksdict  # noqa: F401
+        except ImportError:
+            log.warning("worker.table_store=%s but rocksdict is not installed: using memory://", url)
+            return "memory://"
+    return url
+
+
+@contextlib.contextmanager
+def faust_scope(rec: Incoming) -> Iterator[None]:
+    """Make `rec`'s Faust event current, so table writes go to its changelog partition."""
+    token = _current_event.set(weakref.ref(rec.handle)) if rec.handle is not None else None
+    try:
+        yield
+    finally:
+        if token is not None:
+            _current_event.reset(token)
+
+
+@dataclass
+class WorkerApp:
+    settings: Settings
+    app: faust.App
+    processor: BatchProcessor
+    metrics: Metrics
+    topics: Topics
+
+    def run(self, loglevel: str = "warning") -> int:
+        """Run until SIGTERM/SIGINT (Faust's Worker installs the handlers)."""
+        from faust.worker import Worker
+
+        ensure_topics(self.settings.kafka)
+        port = self.metrics.serve(self.settings.metrics.port)
+        if port is not None:
+            log.warning("metrics on http://0.0.0.0:%d/metrics", port)
+        worker = Worker(self.app, loglevel=loglevel, redirect_stdouts=False, quiet=True)
+        try:
+            worker.execute_from_commandline()
+        except SystemExit as exc:
+            return int(exc.code or 0)
+        finally:
+            self.metrics.close()
+        return 0
+
+
+def build_worker(settings: Settings, suite: DetectorSuite | None = None) -> WorkerApp:
+    bootstrap = require_bootstrap(settings.kafka)
+    suite = suite or build_suite(settings)
+    metrics = Metrics.create()
+    k, w = settings.kafka, settings.worker
+    topics = Topics(k.topic_prefix)
+    datadir = Path(settings.data_dir) / "worker"
+    app = faust.App(
+        w.app_id,
+        broker=[f"kafka://{hp.strip()}" for hp in bootstrap.split(",")],
+        store=table_store(w.table_store),
+        datadir=str(datadir),
+        web_enabled=w.web_port > 0,
+        web_port=w.web_port or 6066,
+        web_bind="127.0.0.1",
+        topic_partitions=k.partitions,
+        topic_replication_factor=k.replication,
+        topic_disable_leader=True,
+        broker_client_id=f"{k.client_id}-worker",
+        broker_session_timeout=w.session_timeout,
+        broker_heartbeat_interval=max(0.5, w.session_timeout / 5),
+        broker_request_timeout=max(40.0, w.session_timeout + 5),
+        consumer_auto_offset_reset="earliest",
+        producer_acks=-1,
+        producer_compression_type=None if k.compression == "none" else k.compression,
+        producer_linger_ms=5,
+        stream_recovery_delay=1.0,
+        table_standby_replicas=0,
+        stream_buffer_maxsize=max(4096, w.batch_max * 4),
+        broker_commit_every=max(w.batch_max, 1000),
+        broker_commit_interval=1.0,
+    )
+    articles = app.topic(
+        topics.articles, key_type=bytes, value_type=bytes, key_serializer="raw",
+        value_serializer="raw", partitions=k.partitions, replicas=k.replication,
+    )
+    raw_out = {
+        name: app.topic(name, key_serializer="raw", value_serializer="raw", replicas=k.replication)
+        for name in (topics.signals, topics.dead_letter)
+    }
+    table = app.Table(
+        STATE_TABLE, default=None, key_type=str, partitions=k.partitions,
+        key_serializer="json", value_serializer="json",
+    )
+
+    async def send(topic: str, key: bytes | None, value: bytes | None, headers: Any) -> Any:
+        return await raw_out[topic].send(key=key, value=value, headers=headers)
+
+    async def flush() -> None:
+        await app.producer.flush()
+
+    processor = BatchProcessor(
+        suite, table, topics, send, flush=flush, scope=faust_scope, metrics=metrics
+    )
+
+    @app.agent(articles, name="detect", concurrency=1)
+    async def detect(stream: Any) -> Any:
+        async for events in stream.take_events(w.batch_max, within=w.batch_within):
+            batch = [
+                Incoming(
+                    e.message.topic, e.message.partition, e.message.offset,
+                    e.message.key, e.message.value, e.message.headers, handle=e,
+                )
+                for e in events
+            ]
+            await processor.process(batch)
+            _update_lag(app, metrics, batch)
+
+    @app.on_partitions_revoked.connect
+    async def _revoked(sender: Any, revoked: Any, **_: Any) -> None:
+        processor.forget_partitions()
+
+    @app.on_partitions_assigned.connect
+    async def _assigned(sender: Any, assigned: Any, **_: Any) -> None:
+        processor.forget_partitions()
+
+    del detect, _revoked, _assigned  # registered on the app
+    return WorkerApp(settings, app, processor, metrics, topics)
+
+
+def _update_lag(app: faust.App, metrics: Metrics, batch: list[Incoming]) -> None:
+    last: dict[tuple[str, int], int] = {}
+    for rec in batch:
+        last[(rec.topic, rec.partition)] = max(rec.offset, last.get((rec.topic, rec.partition), -1))
+    for (topic, partition), offset in last.items():
+        try:
+            hw = app.consumer.highwater(faust.types.TP(topic, partition))
+        except Exception:  # not known yet right after a rebalance
+            continue
+        if hw is not None:
+            metrics.consumer_lag.labels(topic=topic, partition=str(partition)).set(max(0, hw - offset - 1))

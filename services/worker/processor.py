@@ -1,0 +1,219 @@
+"""One batch of article records -> signals, dead letters and detector-state updates.
+
+Framework-free on purpose: the Faust agent (services/worker/app.py) adapts its events
+to `Incoming` and its producer/table to the callables given here, so this ordering
+logic -- the part that decides whether a crash can lose or double-count anything --
+is unit-testable without a broker. The order per batch is:
+
+1. per source partition, in offset order: skip records at or below the partition's
+   applied-offset marker (re-deliveries); decode (poison -> dead letter); run the
+   detector suite on an overlay (exception -> dead letter, its writes discarded);
+2. send every signal and dead letter and wait until Kafka acknowledged all of them
+   (failed sends are retried with the attempt count in a header);
+3. only then write, per partition, the marker (last offset + the batch's writes) and
+   the state changes into the changelog-backed table, and flush the producer.
+
+The caller acks the records (lets the consumer commit offsets) after `process` returns.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable, Iterator, MutableMapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from detectors.pipeline import DetectorSuite
+from hybridwatch.events import Article, ContractError
+from hybridwatch.topics import Topics
+from services.kafka.codec import Headers, Record, dead_letter_headers, decode_event, encode
+from services.worker.state import Overlay, apply_changes, empty_marker, marker_key
+
+log = logging.getLogger(__name__)
+
+SendFn = Callable[[str, bytes | None, bytes | None, Headers], Awaitable[Awaitable[Any]]]
+"""send(topic, key, value, headers) -> awaitable that resolves when Kafka acknowledged it."""
+ScopeFn = Callable[["Incoming"], contextlib.AbstractContextManager[Any]]
+
+
+@dataclass(frozen=True)
+class Incoming:
+    topic: str
+    partition: int
+    offset: int
+    key: bytes | None
+    value: bytes | None
+    headers: Any = None
+    handle: Any = None
+    """The runtime's own event object (a Faust event), used by `scope`."""
+
+
+@dataclass
+class BatchReport:
+    processed: int = 0
+    skipped: int = 0
+    dead: int = 0
+    signals: int = 0
+    last_offsets: dict[int, int] = field(default_factory=dict)
+
+
+@dataclass
+class _Out:
+    topic: str
+    key: bytes | None
+    value: bytes | None
+    headers: Headers
+    signal: tuple[str, str] | None = None  # (detector, country) for metrics
+    dead_reason: str | None = None
+
+
+@contextlib.contextmanager
+def _no_scope(_: Incoming) -> Iterator[None]:
+    yield
+
+
+class BatchProcessor:
+    def __init__(
+        self,
+        suite: DetectorSuite,
+        table: MutableMapping[str, Any],
+        topics: Topics,
+        send: SendFn,
+        flush: Callable[[], Awaitable[Any]] | None = None,
+        scope: ScopeFn = _no_scope,
+        metrics: Any = None,
+        max_send_attempts: int = 5,
+        send_backoff: float = 0.5,
+    ) -> None:
+        self.suite = suite
+        self.table = table
+        self.topics = topics
+        self._send = send
+        self._flush = flush
+        self._scope = scope
+        self.metrics = metrics
+        self.max_send_attempts = max_send_attempts
+        self.send_backoff = send_backoff
+        self._reapplied: set[tuple[str, int]] = set()
+
+    def forget_partitions(self) -> None:
+        """Call on rebalance: the next batch of each partition re-applies its marker first."""
+        self._reapplied.clear()
+
+    async def process(self, batch: Sequence[Incoming]) -> BatchReport:
+        report = BatchReport()
+        groups: dict[tuple[str, int], list[Incoming]] = {}
+        for rec in batch:
+            groups.setdefault((rec.topic, rec.partition), []).append(rec)
+        outs: list[_Out] = []
+        commits: list[tuple[Incoming, str, dict[str, Any], dict[str, Any], list[str]]] = []
+        for (topic, partition), recs in groups.items():
+            recs.sort(key=lambda r: r.offset)
+            with self._scope(recs[-1]):
+                mkey = marker_key(topic, partition)
+                marker = self._marker(mkey)
+                if (topic, partition) not in self._reapplied:
+                    # the newest batch's keys may not all have reached the changelog
+                    apply_changes(self.table, marker["writes"], marker["deletes"])
+                    self._reapplied.add((topic, partition))
+                part = Overlay(self.table)
+                applied = int(marker["offset"])
+                last = applied
+                for rec in recs:
+                    if rec.offset <= applied:
+                        report.skipped += 1
+                        if self.metrics is not None:
+                            self.metrics.duplicates.inc()
+                        continue
+                    last = max(last, rec.offset)
+                    if self.metrics is not None:
+                        self.metrics.articles_in.inc()
+                    outs.extend(self._one(rec, part, report))
+                if last > applied:
+                    sets, dels = part.changes()
+                    new_marker = {"offset": last, "writes": sets, "deletes": dels}
+                    commits.append((recs[-1], mkey, new_marker, sets, dels))
+                    report.last_offsets[partition] = last
+        await self._deliver(outs)
+        for rec, mkey, new_marker, sets, dels in commits:
+            with self._scope(rec):
+                self.table[mkey] = new_marker  # first: see module docstring of state.py
+                apply_changes(self.table, sets, dels)
+        if self._flush is not None and commits:
+            await self._flush()
+        if self.metrics is not None:
+            self.metrics.articles_out.inc(report.processed)
+            for o in outs:
+                if o.signal is not None:
+                    self.metrics.signals.labels(detector=o.signal[0], country=o.signal[1]).inc()
+                if o.dead_reason is not None:
+                    self.metrics.dead_letters.labels(reason=o.dead_reason).inc()
+        return report
+
+    def _marker(self, mkey: str) -> dict[str, Any]:
+        try:
+            value = self.table[mkey]
+        except KeyError:
+            return empty_marker()
+        if not isinstance(value, dict) or "offset" not in value:
+            return empty_marker()
+        return {"offset": value["offset"], "writes": value.get("writes") or {}, "deletes": value.get("deletes") or []}
+
+    def _one(self, rec: Incoming, part: Overlay, report: BatchReport) -> list[_Out]:
+        try:
+            article = decode_event(Article, rec.value, rec.headers)
+        except ContractError as err:
+            report.dead += 1
+            return [self._dead(rec, "invalid-article", str(err))]
+        view = Overlay(part)
+        try:
+            detection = self.suite.process(article, view)
+        except Exception as err:  # a detector bug must not stop the stream
+            log.exception("detector failure on article %s (%s/%d@%d)", article.id, rec.topic, rec.partition, rec.offset)
+            report.dead += 1
+            return [self._dead(rec, "detector-error", f"{type(err).__name__}: {err} (article {article.id})")]
+        view.fold_into(part)
+        report.processed += 1
+        out = []
+        for sig in detection.signals:
+            r: Record = encode(sig)
+            out.append(_Out(self.topics.signals, r.key, r.value, r.headers, signal=(sig.detector, sig.country)))
+        report.signals += len(out)
+        return out
+
+    def _dead(self, rec: Incoming, reason: str, detail: str) -> _Out:
+        log.warning("dead letter from %s/%d@%d: %s: %s", rec.topic, rec.partition, rec.offset, reason, detail)
+        headers = dead_letter_headers(f"{reason}: {detail}", rec.topic, rec.partition, rec.offset, 1, rec.headers)
+        return _Out(self.topics.dead_letter, rec.key, rec.value, headers, dead_reason=reason)
+
+    async def _deliver(self, outs: list[_Out]) -> None:
+        pending = outs
+        attempt = 1
+        while pending:
+            futures = [await self._send(o.topic, o.key, o.value, o.headers) for o in pending]
+            results = await asyncio.gather(*futures, return_exceptions=True)
+            failed = [o for o, res in zip(pending, results, strict=True) if isinstance(res, BaseException)]
+            if not failed:
+                return
+            errors = [r for r in results if isinstance(r, BaseException)]
+            if self.metrics is not None:
+                self.metrics.errors.labels(stage="emit").inc(len(failed))
+            if attempt >= self.max_send_attempts:
+                raise RuntimeError(
+                    f"{len(failed)} signals/dead letters not acknowledged after {attempt} attempts: {errors[0]!r}"
+                )
+            log.warning("%d sends failed (attempt %d): %r; retrying", len(failed), attempt, errors[0])
+            await asyncio.sleep(self.send_backoff * 2 ** (attempt - 1))
+            attempt += 1
+            pending = [
+                _Out(o.topic, o.key, o.value, _with_attempt(o.headers, attempt), o.signal, o.dead_reason)
+                for o in failed
+            ]
+
+
+def _with_attempt(headers: Headers, attempt: int) -> Headers:
+    from hybridwatch.topics import ATTEMPT_HEADER
+
+    return [(k, v) for k, v in headers if k != ATTEMPT_HEADER] + [(ATTEMPT_HEADER, str(attempt).encode())]

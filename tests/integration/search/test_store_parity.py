@@ -1,0 +1,129 @@
+"""SQLite and the search engine give the same answers for the same (synthetic) data.
+
+Loads one data set into both stores, then compares search, signal listing and the
+dashboard aggregations for a battery of queries. Equality is on the full output
+(every article, its signals, their order), not on counts.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from services.store.base import ArticleQuery, SignalQuery
+from services.store.sqlite import SqliteStore
+from tests.integration.search.synthetic import make_articles, make_signals
+
+pytestmark = [pytest.mark.integration, pytest.mark.search]
+
+T = datetime(2018, 9, 1, tzinfo=UTC)
+
+ARTICLE_QUERIES = [
+    ArticleQuery(limit=500),
+    ArticleQuery(limit=7, offset=3),
+    ArticleQuery(text="Приштина", limit=500),
+    ArticleQuery(text="pristina", limit=500),
+    ArticleQuery(text="PRIŠTINA referendum", limit=500),
+    ArticleQuery(text="референдум NATO", limit=500),
+    ArticleQuery(text="đoković", limit=500),
+    ArticleQuery(text="djokovic beograd", limit=500),
+    ArticleQuery(text="ljubav", limit=500),
+    ArticleQuery(text="synthetic item 17", limit=500),
+    ArticleQuery(text="czzsdj", limit=500),
+    ArticleQuery(text="skop*", limit=500),
+    ArticleQuery(text="!!!", limit=500),
+    ArticleQuery(text="nonexistentword", limit=500),
+    ArticleQuery(text="   ", limit=20),
+    ArticleQuery(country="MK", limit=500),
+    ArticleQuery(country="rs", text="vlada", limit=500),
+    ArticleQuery(detector="burst", limit=500),
+    ArticleQuery(narrative="anti-nato", limit=500),
+    ArticleQuery(narrative="anti-nato", detector="narrative", country="BA", limit=500),
+    ArticleQuery(flagged_only=True, limit=500),
+    ArticleQuery(flagged_only=True, limit=10, offset=25),
+    ArticleQuery(since=datetime(2018, 9, 2, 6, tzinfo=UTC), until=datetime(2018, 9, 3, 12, 3, tzinfo=UTC), limit=500),
+    ArticleQuery(since=datetime(2018, 9, 2, tzinfo=UTC), text="kosovo", detector="watchlist", limit=500),
+]
+
+SIGNAL_QUERIES = [
+    SignalQuery(limit=1000),
+    SignalQuery(limit=13, offset=40),
+    SignalQuery(country="rs", limit=1000),
+    SignalQuery(detector="coordination", severity="high", limit=1000),
+    SignalQuery(narrative="kosovo-status", limit=1000),
+    SignalQuery(since=datetime(2018, 9, 3, tzinfo=UTC), until=datetime(2018, 9, 5, tzinfo=UTC), limit=1000),
+]
+
+
+@pytest.fixture
+def both_stores(engine_store: Any, tmp_path: Path) -> tuple[Any, Any]:
+    articles = make_articles(400)
+    signals = make_signals(articles)
+    sqlite = SqliteStore.open(tmp_path)
+    for store in (sqlite, engine_store):
+        # written twice: a replay must not duplicate anything
+        for _ in range(2):
+            store.put_articles(articles)
+            store.put_signals(signals)
+    engine_store.refresh()
+    yield sqlite, engine_store
+    sqlite.close()
+
+
+def test_article_counts_agree_and_replays_do_not_duplicate(both_stores: tuple[Any, Any]) -> None:
+    sqlite, engine = both_stores
+    assert sqlite.count_articles() == engine.count_articles() == 400
+
+
+@pytest.mark.parametrize("query", ARTICLE_QUERIES, ids=lambda q: repr(q)[12:90])
+def test_search_articles_gives_the_same_hits_in_the_same_order(both_stores: tuple[Any, Any], query: ArticleQuery) -> None:
+    sqlite, engine = both_stores
+    want = [h.to_dict() for h in sqlite.search_articles(query)]
+    got = [h.to_dict() for h in engine.search_articles(query)]
+    assert [h["id"] for h in got] == [h["id"] for h in want]
+    assert got == want
+
+
+def test_most_article_queries_find_something(both_stores: tuple[Any, Any]) -> None:
+    """Guards the parity test against comparing empty lists with empty lists."""
+    sqlite, _ = both_stores
+    non_empty = sum(1 for q in ARTICLE_QUERIES if sqlite.search_articles(q))
+    assert non_empty >= len(ARTICLE_QUERIES) - 4
+
+
+def test_cyrillic_and_latin_queries_find_the_same_articles(both_stores: tuple[Any, Any]) -> None:
+    _, engine = both_stores
+    cyr = {h.article.id for h in engine.search_articles(ArticleQuery(text="Приштина", limit=500))}
+    lat = {h.article.id for h in engine.search_articles(ArticleQuery(text="Pristina", limit=500))}
+    assert cyr and cyr == lat
+
+
+@pytest.mark.parametrize("query", SIGNAL_QUERIES, ids=lambda q: repr(q)[11:90])
+def test_get_signals_gives_the_same_signals_in_the_same_order(both_stores: tuple[Any, Any], query: SignalQuery) -> None:
+    sqlite, engine = both_stores
+    want = [s.to_dict() for s in sqlite.get_signals(query)]
+    got = [s.to_dict() for s in engine.get_signals(query)]
+    assert want, "query should match some signals"
+    assert got == want
+
+
+@pytest.mark.parametrize("by", ["country", "detector", "narrative", "severity", "day"])
+@pytest.mark.parametrize(
+    "query",
+    [SignalQuery(), SignalQuery(country="MK"), SignalQuery(severity="critical", since=datetime(2018, 9, 4, tzinfo=UTC))],
+    ids=["all", "MK", "critical-since"],
+)
+def test_dashboard_aggregations_agree(both_stores: tuple[Any, Any], query: SignalQuery, by: str) -> None:
+    sqlite, engine = both_stores
+    want = sqlite.count_signals(query, by)
+    assert want
+    assert engine.count_signals(query, by) == want
+
+
+def test_unknown_aggregation_key_is_refused_by_both(both_stores: tuple[Any, Any]) -> None:
+    for store in both_stores:
+        with pytest.raises(ValueError, match="cannot count signals by 'outlet'"):
+            store.count_signals(SignalQuery(), "outlet")

@@ -1,0 +1,144 @@
+"""BatchProcessor ordering rules, with an in-memory table and sender (pure unit tests).
+
+The integration tests (tests/integration/kafka/) prove the same against real Kafka
+and Faust; these pin the crash-consistency rules down precisely and fast.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from typing import Any, ClassVar
+
+import pytest
+
+from detectors.base import Detector, State
+from detectors.pipeline import DetectorSuite
+from detectors.view import ArticleView
+from hybridwatch.events import Signal
+from hybridwatch.topics import ATTEMPT_HEADER, ERROR_HEADER, Topics
+from services.kafka.codec import encode
+from services.worker.processor import BatchProcessor, Incoming
+from services.worker.state import marker_key
+from tests.fixtures.synthetic_articles import synthetic_articles
+
+TOPICS = Topics("t.")
+
+
+class CountingDetector(Detector):
+    """Stateful: signals every article with the running per-country count in its id key."""
+
+    name: ClassVar[str] = "counting"
+    stateful: ClassVar[bool] = True
+
+    def detect(self, article: ArticleView, state: State) -> list[Signal]:
+        a = article.article
+        key = f"counting:{a.source.country}"
+        n = int(state.get(key, 0)) + 1
+        state[key] = n
+        if "explode" in a.title:
+            raise RuntimeError("detector bug")
+        return [
+            Signal(
+                id=Signal.make_id(a.id, self.name, None, str(n)),
+                article_id=a.id, detector=self.name, country=a.source.country,
+                severity="low", score=0.1, event_time=a.published,
+            )
+        ]
+
+
+class Sink:
+    def __init__(self, fail_first: int = 0) -> None:
+        self.sent: list[tuple[str, bytes | None, bytes | None, list[tuple[str, bytes]]]] = []
+        self.fail_first = fail_first
+
+    async def send(self, topic: str, key: bytes | None, value: bytes | None, headers: Any) -> Any:
+        fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        if self.fail_first > 0:
+            self.fail_first -= 1
+            fut.set_exception(ConnectionError("broker gone"))
+        else:
+            self.sent.append((topic, key, value, list(headers)))
+            fut.set_result(None)
+        return fut
+
+
+def _suite() -> DetectorSuite:
+    return DetectorSuite([CountingDetector(CountingDetector.Options())])
+
+
+def _records(n: int, start_offset: int = 0, partition: int = 0) -> list[Incoming]:
+    out = []
+    for i, a in enumerate(synthetic_articles(n, countries=("MK",))):
+        r = encode(a)
+        out.append(Incoming(TOPICS.articles, partition, start_offset + i, r.key, r.value, r.headers))
+    return out
+
+
+def _signal_ids(sink: Sink) -> list[bytes | None]:
+    return [v for t, _, v, _ in sink.sent if t == TOPICS.signals]
+
+
+async def test_redelivered_records_are_skipped_so_state_is_not_double_counted() -> None:
+    table: dict[str, Any] = {}
+    sink = Sink()
+    proc = BatchProcessor(_suite(), table, TOPICS, sink.send, send_backoff=0)
+    recs = _records(5)
+    await proc.process(recs)
+    first = _signal_ids(sink)
+    report = await proc.process(recs[2:])  # consumer offsets lagged behind the changelog
+    assert report.skipped == 3
+    assert _signal_ids(sink) == first
+    assert table["counting:MK"] == 5
+    assert table[marker_key(TOPICS.articles, 0)]["offset"] == 4
+
+
+async def test_lost_key_writes_are_recovered_from_the_marker() -> None:
+    table: dict[str, Any] = {}
+    proc = BatchProcessor(_suite(), table, TOPICS, Sink().send, send_backoff=0)
+    await proc.process(_records(3))
+    # simulate a crash after the marker reached the changelog but before the key did
+    table["counting:MK"] = 1
+    restarted = BatchProcessor(_suite(), table, TOPICS, Sink().send, send_backoff=0)
+    await restarted.process(_records(2, start_offset=3))
+    assert table["counting:MK"] == 5
+
+
+async def test_poison_and_detector_errors_go_to_dead_letter_and_processing_goes_on() -> None:
+    table: dict[str, Any] = {}
+    sink = Sink()
+    proc = BatchProcessor(_suite(), table, TOPICS, sink.send, send_backoff=0)
+    good = _records(2)
+    boom = next(iter(synthetic_articles(1, seed=99, countries=("MK",))))
+    boom = boom.model_copy(update={"title": "please explode"})
+    r = encode(boom)
+    batch: Sequence[Incoming] = [
+        good[0],
+        Incoming(TOPICS.articles, 0, 1, b"MK", b"\xff not json", []),
+        Incoming(TOPICS.articles, 0, 2, r.key, r.value, r.headers),
+        Incoming(TOPICS.articles, 0, 3, good[1].key, good[1].value, good[1].headers),
+    ]
+    report = await proc.process(batch)
+    assert report.dead == 2 and report.processed == 2
+    dead = [(v, dict(h)) for t, _, v, h in sink.sent if t == TOPICS.dead_letter]
+    assert dead[0][0] == b"\xff not json"
+    assert dead[0][1][ERROR_HEADER].startswith(b"invalid-article: value is not UTF-8")
+    assert dead[1][1][ERROR_HEADER].startswith(b"detector-error: RuntimeError: detector bug")
+    # the failing article's state writes were discarded: only the two good ones counted
+    assert table["counting:MK"] == 2
+
+
+async def test_failed_sends_are_retried_with_an_attempt_header() -> None:
+    sink = Sink(fail_first=1)
+    proc = BatchProcessor(_suite(), {}, TOPICS, sink.send, send_backoff=0)
+    await proc.process(_records(1))
+    assert len(_signal_ids(sink)) == 1
+    assert dict(sink.sent[0][3])[ATTEMPT_HEADER] == b"2"
+
+
+async def test_state_is_not_written_when_signals_are_never_acknowledged() -> None:
+    table: dict[str, Any] = {}
+    proc = BatchProcessor(_suite(), table, TOPICS, Sink(fail_first=100).send, max_send_attempts=2, send_backoff=0)
+    with pytest.raises(RuntimeError, match="not acknowledged after 2 attempts"):
+        await proc.process(_records(2))
+    assert table == {}

@@ -4,6 +4,7 @@ from detectors import (
     amplification,  # noqa: F401
     burst,  # noqa: F401
     calendar,  # noqa: F401
+    claims,  # noqa: F401
     lookalike,  # noqa: F401
     narrative,  # noqa: F401
     reputation,  # noqa: F401

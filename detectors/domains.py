@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import contextlib
 from dataclasses import dataclass
-from urllib.parse import urlsplit
+from functools import lru_cache
 
 from hybridwatch.events import Article
 
@@ -88,20 +88,40 @@ def _span_in_url(url: str, raw_host: str) -> tuple[int, int] | None:
     return i, i + len(raw_host)
 
 
-def article_hosts(article: Article) -> list[HostRef]:
+def url_host(url: str) -> str:
+    """The host as written in `url` (no userinfo, no port); '' when there is none.
+
+    A few string operations instead of urllib.parse.urlsplit, which costs ~10 us and
+    runs for every article in two detectors.
+    """
+    i = url.find("://")
+    rest = url[i + 3 :] if i >= 0 else (url[2:] if url.startswith("//") else "")
+    if not rest:
+        return ""
+    for sep in "/?#":
+        j = rest.find(sep)
+        if j >= 0:
+            rest = rest[:j]
+    rest = rest.rsplit("@", 1)[-1]
+    if rest.startswith("["):
+        return rest.split("]", 1)[0] + "]"
+    return rest.split(":", 1)[0]
+
+
+def article_hosts(article: Article) -> tuple[HostRef, ...]:
     """The URL host first (what readers see), then source.domain when it differs."""
+    return _hosts(article.url, article.source.domain)
+
+
+@lru_cache(maxsize=2048)
+def _hosts(url: str, domain: str) -> tuple[HostRef, ...]:
     refs: list[HostRef] = []
-    if article.url:
-        try:
-            netloc = urlsplit(article.url).netloc
-        except ValueError:
-            netloc = ""
-        raw = netloc.rsplit("@", 1)[-1].split(":", 1)[0] if netloc else ""
-        if raw:
-            refs.append(HostRef(normalise_host(raw), "url", _span_in_url(article.url, raw)))
-    dom = article.source.domain.strip()
+    raw = url_host(url) if url else ""
+    if raw:
+        refs.append(HostRef(normalise_host(raw), "url", _span_in_url(url, raw)))
+    dom = domain.strip()
     if dom:
         host = normalise_host(dom)
         if not any(r.host == host for r in refs):
-            refs.append(HostRef(host, "source.domain", _span_in_url(article.url, dom)))
-    return refs
+            refs.append(HostRef(host, "source.domain", _span_in_url(url, dom)))
+    return tuple(refs)

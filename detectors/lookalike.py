@@ -12,6 +12,8 @@ is rare and explained, so every rule is narrow and says which brand was imitated
   typosquat        skeleton edit distance 1..max_distance, scaled down for short brands
                    (<= 4 letters: never; 5-7: 1; >= 8: 2) because short labels collide
                    with real outlets (rtv.rs vs rts.rs)
+  brand-subdomain  a reputable domain written in front of another one
+                   (bbc.com.world-news.example)
   brand-other-tld  the exact brand label under a suffix the outlet does not use (bbc.mk)
 
 Hosts on or under a reputable domain, or listed as known distinct, are never flagged.
@@ -49,6 +51,7 @@ RULE_SCORES: dict[str, tuple[str, float]] = {
     "brand-hyphenated": ("high", 0.7),
     "brand-embedded": ("high", 0.6),
     "typosquat": ("high", 0.6),
+    "brand-subdomain": ("high", 0.6),
     "brand-other-tld": ("medium", 0.4),
 }
 """rule -> (severity, score). Impersonation is rare and deliberate, so most rules flag alone;
@@ -133,6 +136,14 @@ class LookalikeIndex:
         if not host or "." not in host or any(under(host, d) for d in self._legit):
             return None
         label, suffix = registrable(host)
+        reg = f"{label}.{suffix}"
+        sub = host[: -len(reg)] if host.endswith("." + reg) else ""
+        for outlet in self.outlets:
+            for d in outlet.domains:
+                if sub and (sub == d + "." or sub.endswith("." + d + ".")):
+                    return LookalikeMatch(
+                        "brand-subdomain", outlet, f"{host!r} puts {d!r} in front of {reg!r}"
+                    )
         skel = skeleton(label)
         tokens = skel.split("-")
         best: LookalikeMatch | None = None

@@ -166,12 +166,19 @@ class Matcher:
             by_key.setdefault(ph.key, []).append(ph)
         self._automaton = ahocorasick.Automaton()
         for key, group in by_key.items():
-            # phrases sharing a key may differ in whether its last word is a stem
-            payload = tuple(
-                (ph, ph.key_len, ph.tokens[ph.key_len - 1].prefix, len(ph.tokens))
-                for ph in group
-            )
-            self._automaton.add_word(key, (len(key), payload))
+            # Keys carry their word boundaries as spaces (" nato " for a word, " bomb" for
+            # a stem) and the text is scanned as " tok tok ... ", so the automaton only
+            # reports whole-word hits: "eu" inside "neutral" never reaches Python.
+            # Phrases sharing a key may differ in whether its last word is a stem.
+            for ends_word in (True, False):
+                payload = tuple(
+                    (ph, ph.key_len, len(ph.tokens))
+                    for ph in group
+                    if ph.tokens[ph.key_len - 1].prefix != ends_word
+                )
+                if payload:
+                    spaced = f" {key} " if ends_word else f" {key}"
+                    self._automaton.add_word(spaced, (len(spaced), payload))
         if by_key:
             self._automaton.make_automaton()
         self._empty = not by_key
@@ -184,21 +191,13 @@ class Matcher:
         tokens = WORD.findall(folded)
         if self._empty or not tokens:
             return Scan(folded, tokens, [])
-        joined = " ".join(tokens)
-        n = len(joined)
+        joined = f" {' '.join(tokens)} "
         n_tok = len(tokens)
         found: dict[str, list[tuple[int, int]]] = {}
         for end, (klen, group) in self._automaton.iter(joined):
-            start = end - klen + 1
-            if start and joined[start - 1] != " ":
-                continue
-            word_end = end + 1 == n or joined[end + 1] == " "
-            t0 = -1
-            for ph, key_tokens, last_prefix, size in group:
-                if not (last_prefix or word_end):
-                    continue
-                if t0 < 0:
-                    t0 = joined.count(" ", 0, start)
+            # the key starts with the space before its first word
+            t0 = joined.count(" ", 0, end - klen + 1)
+            for ph, key_tokens, size in group:
                 if t0 + size > n_tok:
                     continue
                 if key_tokens == size or all(

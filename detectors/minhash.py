@@ -22,7 +22,12 @@ from typing import Any
 import numpy as np
 
 U64 = np.uint64
-_SHINGLE_MULT = (0x9E3779B97F4A7C15, 0xC2B2AE3D27D4EB4F, 0x165667B19E3779F9, 0x27D4EB2F165667C5)
+_SHINGLE_MULT = tuple(
+    U64(m) for m in (0x9E3779B97F4A7C15, 0xC2B2AE3D27D4EB4F, 0x165667B19E3779F9, 0x27D4EB2F165667C5)
+)
+_MIX = U64(0xBF58476D1CE4E5B9)
+_S29, _S31, _S32 = U64(29), U64(31), U64(32)
+_GOLD32 = np.uint32(0x9E3779B1)
 
 _WORD_BYTES = b"abcdefghijklmnopqrstuvwxyz0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ" + bytes(
     range(128, 256)
@@ -50,12 +55,12 @@ def shingle_hashes(words: Any, k: int) -> Any:
     if n < k:
         k = n
     m = n - k + 1
-    acc = words[:m] * U64(_SHINGLE_MULT[0])
+    acc = words[:m] * _SHINGLE_MULT[0]
     for i in range(1, k):
-        acc += words[i : m + i] * U64(_SHINGLE_MULT[i % 4])
-    acc ^= acc >> U64(29)
-    acc *= U64(0xBF58476D1CE4E5B9)
-    acc ^= acc >> U64(32)
+        acc += words[i : m + i] * _SHINGLE_MULT[i % 4]
+    acc ^= acc >> _S29
+    acc *= _MIX
+    acc ^= acc >> _S32
     acc.sort()
     if m > 1:
         keep = np.empty(m, dtype=bool)
@@ -92,7 +97,7 @@ def signature(shingles: Any, num_perm: int) -> Any:
     safe = np.minimum(idx, n - 1)
     vals = shingles[safe]
     filled = (vals >> shift) == bins
-    low = (vals & U64(0xFFFFFFFF)).astype(np.uint32)
+    low = vals.astype(np.uint32)  # keeps the low 32 bits
     if bool(filled.all()):
         return low
     # densify: each empty bin takes the next filled bin (circularly), salted by the gap
@@ -101,7 +106,7 @@ def signature(shingles: Any, num_perm: int) -> Any:
     nxt_i = np.searchsorted(pos, order) % pos.size
     nxt = pos[nxt_i]
     gap = ((nxt - order) % num_perm).astype(np.uint32)
-    out: Any = low[nxt] ^ (gap * np.uint32(0x9E3779B1))
+    out: Any = low[nxt] ^ (gap * _GOLD32)
     return out
 
 
@@ -115,6 +120,15 @@ def band_hashes(sig: Any, bands: int) -> list[str]:
 def similarity(sig_a: Any, sig_b: Any) -> float:
     """Estimated Jaccard similarity: the share of equal signature slots."""
     return float(np.count_nonzero(sig_a == sig_b)) / float(sig_a.size)
+
+
+def similarities(sig: Any, others_hex: list[str]) -> list[float]:
+    """Estimated Jaccard of `sig` with each hex-encoded signature, in one vectorised pass."""
+    mat = np.frombuffer(bytes.fromhex("".join(others_hex)), dtype=">u4").reshape(
+        len(others_hex), -1
+    )
+    shares: list[float] = (np.count_nonzero(mat == sig, axis=1) / sig.size).tolist()
+    return shares
 
 
 def to_hex(sig: Any) -> str:

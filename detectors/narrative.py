@@ -15,6 +15,7 @@ Severity from the pack score (documented in docs/detectors.md):
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -139,10 +140,11 @@ class NarrativeDetector(Detector):
                 ):
                     cue, cue_field, cue_scan = title_cue, "title", title_scan
                 w = h.rule.weight * (self.opts.negation_factor if cue is not None else 1.0)
-                key = (fname, h.first, h.last)
+                # a rule counts once however often it repeats; the strongest occurrence wins
+                key = h.rule.id
                 if key not in best or best[key].weight < w:
                     best[key] = Hit(fname, scan, h, w, cue, cue_field, cue_scan)
-            hits = sorted(best.values(), key=lambda x: (-x.weight, x.field, x.hit.first))
+            hits = _distinct_spans(best.values())
             p = 1.0
             for x in hits[: self.opts.max_hits]:
                 p *= 1.0 - x.weight
@@ -206,6 +208,20 @@ class NarrativeDetector(Detector):
             if len(out) >= self.opts.max_evidence:
                 break
         return tuple(out[: self.opts.max_evidence])
+
+
+def _distinct_spans(hits: Iterable[Hit]) -> list[Hit]:
+    """Strongest first; rules matching the very same words (several languages list the
+    same phrase) count once."""
+    out: list[Hit] = []
+    seen: set[tuple[str, tuple[tuple[int, int], ...]]] = set()
+    for h in sorted(hits, key=lambda x: (-x.weight, x.field, x.hit.first, x.hit.rule.id)):
+        key = (h.field, h.hit.spans)
+        if key in seen:
+            continue
+        seen.add(key)
+        out.append(h)
+    return out
 
 
 def _as_cue(rule: Rule) -> Rule:

@@ -6,6 +6,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from detectors import scoring
 from detectors.base import Detector, State, build, registry
 from detectors.view import ArticleView
 from hybridwatch.events import Article, Signal
@@ -63,8 +64,5 @@ class DetectorSuite:
 
 
 def combine_risk(signals: Sequence[Signal]) -> float:
-    """Noisy-OR of signal scores: independent weak signals add up, one strong one suffices."""
-    p = 1.0
-    for s in signals:
-        p *= 1.0 - s.score
-    return 1.0 - p
+    """Article risk from its signals; the policy lives in detectors/scoring.py."""
+    return scoring.combine_risk(signals)

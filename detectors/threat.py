@@ -152,6 +152,11 @@ def threat_levels(
     return dict(sorted(reports.items()))
 
 
+def _clean(x: float) -> float:
+    """Round running sums so adding and removing points leaves no float dust behind."""
+    return round(x, 6)
+
+
 @register
 class ThreatDetector(Detector):
     name = "threat"
@@ -170,42 +175,51 @@ class ThreatDetector(Detector):
     def detect(self, article: ArticleView, state: State) -> list[Signal]:
         return []  # second phase only: see refine()
 
+    @staticmethod
+    def _bucket(buckets: list[list[Any]], bucket: int) -> dict[str, float]:
+        """The points of `bucket`, inserted in order if new (late articles land mid-list)."""
+        for i, (b, parts) in enumerate(buckets):
+            if b == bucket:
+                return parts  # type: ignore[no-any-return]
+            if b > bucket:
+                fresh: dict[str, float] = {}
+                buckets.insert(i, [bucket, fresh])
+                return fresh
+        fresh = {}
+        buckets.append([bucket, fresh])
+        return fresh
+
     def refine(self, article: ArticleView, signals: list[Signal], state: State) -> list[Signal]:
         o = self.opts
         a = article.article
         cc = article.country
         key = f"{self.name}:{cc}"
-        st = state.get(key) or {"newest": None, "level": "low", "buckets": []}
+        st = state.get(key) or {"newest": None, "level": "low", "buckets": [], "sum": {}}
         bucket = int(a.published.timestamp()) // self.bucket_s
         newest = bucket if st["newest"] is None else max(int(st["newest"]), bucket)
         oldest_kept = newest - self.n_buckets + 1
-        buckets: dict[int, dict[str, float]] = {
-            int(b): dict(parts) for b, parts in st["buckets"] if int(b) >= oldest_kept
-        }
+        buckets: list[list[Any]] = st["buckets"]
+        totals: dict[str, float] = st["sum"]
+        # slide: drop buckets that left the window and take their points off the totals
+        while buckets and int(buckets[0][0]) < oldest_kept:
+            for det, pts in buckets.pop(0)[1].items():
+                totals[det] = _clean(totals.get(det, 0.0) - pts)
         added = 0.0
         if bucket >= oldest_kept:  # a late article outside the window adds nothing
-            parts = buckets.setdefault(bucket, {})
+            parts = self._bucket(buckets, bucket)
             for s in signals:
-                if s.detector == self.name:
-                    continue
                 pts = signal_points(s.detector, s.severity, o.detector_weights)
-                if pts:
-                    parts[s.detector] = parts.get(s.detector, 0.0) + pts
+                if pts and s.detector != self.name:
+                    parts[s.detector] = _clean(parts.get(s.detector, 0.0) + pts)
+                    totals[s.detector] = _clean(totals.get(s.detector, 0.0) + pts)
                     added += pts
             if not parts:
-                del buckets[bucket]
-        by_detector: dict[str, float] = {}
-        for parts in buckets.values():
-            for det, pts in parts.items():
-                by_detector[det] = by_detector.get(det, 0.0) + pts
-        points = sum(by_detector.values())
+                buckets[:] = [b for b in buckets if b[0] != bucket]
+        by_detector = {k: v for k, v in totals.items() if v > 0}
+        points = _clean(sum(by_detector.values()))
         level = level_for(points, o.thresholds)
         previous = str(st["level"])
-        state[key] = {
-            "newest": newest,
-            "level": level,
-            "buckets": [[b, buckets[b]] for b in sorted(buckets)],
-        }
+        state[key] = {"newest": newest, "level": level, "buckets": buckets, "sum": by_detector}
         if level == previous:
             return signals
         window_start = datetime.fromtimestamp(oldest_kept * self.bucket_s, tz=UTC)

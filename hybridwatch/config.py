@@ -78,6 +78,8 @@ class IngestSettings(_Frozen):
     politeness_delay: float = Field(default=1.0, ge=0)
     """Minimum seconds between two requests to the same host."""
     concurrency: int = Field(default=64, ge=1)
+    parse_processes: int = Field(default=0, ge=0, le=64)
+    """Worker processes for parse+normalise (CPU-bound); 0 parses in a thread of the poller."""
     min_interval: int = Field(default=60, ge=1)
     max_interval: int = Field(default=6 * 3600, ge=60)
     max_backoff: int = Field(default=6 * 3600, ge=60)
@@ -152,6 +154,20 @@ class MetricsSettings(_Frozen):
     port: int | None = Field(default=None, ge=0, le=65535)
 
 
+class IndexerSettings(_Frozen):
+    """`hybridwatch indexer`: Kafka -> search engine bulk indexing (services/indexer.py)."""
+
+    group_id: str = "hybridwatch-indexer"
+    batch_size: int = Field(default=2000, ge=1, le=100_000)
+    """Documents per bulk request at most."""
+    batch_bytes: int = Field(default=8 * 1024 * 1024, ge=1024)
+    """Bytes of documents per bulk request at most."""
+    linger: float = Field(default=1.0, gt=0, le=60)
+    """Seconds a partial batch may wait for more documents before it is sent."""
+    max_backoff: float = Field(default=30.0, gt=0, le=600)
+    """Cap of the exponential back-off between retries of a failed bulk request."""
+
+
 class Settings(_Frozen):
     data_dir: Path = Path(".hybridwatch")
     sources: tuple[SourceConfig, ...] | None = None
@@ -164,6 +180,7 @@ class Settings(_Frozen):
     store: StoreSettings = StoreSettings()
     worker: WorkerSettings = WorkerSettings()
     metrics: MetricsSettings = MetricsSettings()
+    indexer: IndexerSettings = IndexerSettings()
 
 
 def _set_path(tree: dict[str, Any], path: tuple[str, ...], value: Any) -> None:

@@ -68,7 +68,11 @@ def canonical_url(url: str, base: str | None = None) -> str:
     netloc = host if port in (None, _DEFAULT_PORTS[scheme]) else f"{host}:{port}"
     # Percent-encode non-ASCII so "/вести" and "/%D0%B2%D0%B5..." are one URL.
     path = quote(parts.path or "/", safe="/%:@!$&'()*+,;=~-._")
-    query = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if not is_tracking_param(k)]
+    query = [
+        (k, v)
+        for k, v in parse_qsl(parts.query, keep_blank_values=True)
+        if not is_tracking_param(k)
+    ]
     query.sort()
     return urlunsplit((scheme, netloc, path, urlencode(query, doseq=True), ""))
 

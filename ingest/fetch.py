@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import asyncio
 import email.utils
-
 import zlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -156,7 +155,9 @@ class _HostSlot:
 class Fetcher:
     """One shared httpx client plus the per-host and global limits."""
 
-    def __init__(self, settings: IngestSettings, transport: httpx.AsyncBaseTransport | None = None) -> None:
+    def __init__(
+        self, settings: IngestSettings, transport: httpx.AsyncBaseTransport | None = None
+    ) -> None:
         self.settings = settings
         self._allow = parse_networks(settings.allow_networks)
         self._timeout = httpx.Timeout(
@@ -173,7 +174,11 @@ class Fetcher:
                 max_connections=settings.concurrency + 8,
                 max_keepalive_connections=min(settings.concurrency, 64),
             ),
-            headers={"User-Agent": settings.user_agent, "Accept": ACCEPT, "Accept-Encoding": "gzip, deflate"},
+            headers={
+                "User-Agent": settings.user_agent,
+                "Accept": ACCEPT,
+                "Accept-Encoding": "gzip, deflate",
+            },
             trust_env=False,
             transport=transport,
         )
@@ -200,7 +205,9 @@ class Fetcher:
             async with self._global:
                 yield
 
-    async def fetch(self, url: str, etag: str | None = None, last_modified: str | None = None) -> FetchResult:
+    async def fetch(
+        self, url: str, etag: str | None = None, last_modified: str | None = None
+    ) -> FetchResult:
         """GET a feed, following redirects by hand; raise FetchError on any failure."""
         visited: list[str] = []
         current = url
@@ -226,7 +233,9 @@ class Fetcher:
             kind="redirect-limit",
         )
 
-    async def _request(self, url: str, etag: str | None, last_modified: str | None) -> FetchResult | _Redirect:
+    async def _request(
+        self, url: str, etag: str | None, last_modified: str | None
+    ) -> FetchResult | _Redirect:
         headers: dict[str, str] = {}
         if etag:
             headers["If-None-Match"] = etag
@@ -245,17 +254,28 @@ class Fetcher:
                 kind="timeout",
             ) from err
         except httpx.ConnectTimeout as err:
-            raise FetchError(f"connect timeout: {host} did not accept a connection within {s.connect_timeout:g}s", kind="timeout") from err
+            raise FetchError(
+                f"connect timeout: {host} did not accept a connection within {s.connect_timeout:g}s",
+                kind="timeout",
+            ) from err
         except httpx.ReadTimeout as err:
-            raise FetchError(f"read timeout: {host} sent nothing for {s.read_timeout:g}s", kind="timeout") from err
+            raise FetchError(
+                f"read timeout: {host} sent nothing for {s.read_timeout:g}s", kind="timeout"
+            ) from err
         except httpx.TimeoutException as err:
-            raise FetchError(f"timeout talking to {host}: {type(err).__name__}", kind="timeout") from err
+            raise FetchError(
+                f"timeout talking to {host}: {type(err).__name__}", kind="timeout"
+            ) from err
         except httpx.RemoteProtocolError as err:
-            raise FetchError(f"truncated or malformed HTTP response from {host}: {err}", kind="protocol") from err
+            raise FetchError(
+                f"truncated or malformed HTTP response from {host}: {err}", kind="protocol"
+            ) from err
         except httpx.ConnectError as err:
             raise FetchError(f"cannot connect to {host}: {err}", kind="connect") from err
         except httpx.HTTPError as err:
-            raise FetchError(f"HTTP transport error with {host}: {type(err).__name__}: {err}", kind="transport") from err
+            raise FetchError(
+                f"HTTP transport error with {host}: {type(err).__name__}: {err}", kind="transport"
+            ) from err
 
     async def _exchange(self, url: str, headers: dict[str, str]) -> FetchResult | _Redirect:
         cap = self.settings.max_body_bytes
@@ -264,27 +284,49 @@ class Fetcher:
             if code in REDIRECT_CODES:
                 location = resp.headers.get("location")
                 if not location:
-                    raise FetchError(f"HTTP {code} redirect from {url} without a Location header", kind="http", status_code=code)
+                    raise FetchError(
+                        f"HTTP {code} redirect from {url} without a Location header",
+                        kind="http",
+                        status_code=code,
+                    )
                 return _Redirect(urljoin(url, location.strip()), code)
             if code == 304:
-                return FetchResult(url, code, True, b"", resp.headers.get("content-type"), resp.headers.get("etag"), resp.headers.get("last-modified"))
+                await resp.aread()  # empty; reading it keeps the connection reusable
+                return FetchResult(
+                    url,
+                    code,
+                    True,
+                    b"",
+                    resp.headers.get("content-type"),
+                    resp.headers.get("etag"),
+                    resp.headers.get("last-modified"),
+                )
             if code != 200:
                 reason = resp.reason_phrase or ""
                 raise FetchError(
                     f"HTTP {code} {reason}".rstrip() + f" from {url}",
                     kind="http",
                     status_code=code,
-                    retry_after=_retry_after(resp.headers.get("retry-after")) if code in (429, 503) else None,
+                    retry_after=_retry_after(resp.headers.get("retry-after"))
+                    if code in (429, 503)
+                    else None,
                 )
             declared = resp.headers.get("content-length")
             if declared and declared.strip().isdigit() and int(declared) > cap:
                 raise FetchError(
                     f"body too large: Content-Length {int(declared)} bytes exceeds ingest.max_body_bytes={cap}",
-                    kind="too-large", status_code=code,
+                    kind="too-large",
+                    status_code=code,
                 )
-            encoding = resp.headers.get("content-encoding", "identity").strip().lower() or "identity"
+            encoding = (
+                resp.headers.get("content-encoding", "identity").strip().lower() or "identity"
+            )
             if encoding not in ("identity", "gzip", "x-gzip", "deflate"):
-                raise FetchError(f"unsupported Content-Encoding {encoding!r} from {url}", kind="protocol", status_code=code)
+                raise FetchError(
+                    f"unsupported Content-Encoding {encoding!r} from {url}",
+                    kind="protocol",
+                    status_code=code,
+                )
             decoder = _Decoder(encoding)
             body = bytearray()
             wire = 0
@@ -294,18 +336,22 @@ class Fetcher:
                     if wire > cap:
                         raise FetchError(
                             f"body too large: more than ingest.max_body_bytes={cap} bytes on the wire (stopped reading)",
-                            kind="too-large", status_code=code,
+                            kind="too-large",
+                            status_code=code,
                         )
                     body += decoder.feed(chunk, cap - len(body) + 1)
                     if len(body) > cap:
                         raise FetchError(
                             f"body too large: decompresses to more than ingest.max_body_bytes={cap} bytes "
                             f"({encoding}, {wire} bytes on the wire; stopped)",
-                            kind="too-large", status_code=code,
+                            kind="too-large",
+                            status_code=code,
                         )
                 decoder.finish()
             except zlib.error as err:
-                raise FetchError(f"corrupt {encoding} body from {url}: {err}", kind="protocol", status_code=code) from err
+                raise FetchError(
+                    f"corrupt {encoding} body from {url}: {err}", kind="protocol", status_code=code
+                ) from err
             return FetchResult(
                 url=url,
                 status_code=code,
@@ -315,5 +361,3 @@ class Fetcher:
                 etag=resp.headers.get("etag"),
                 last_modified=resp.headers.get("last-modified"),
             )
-
-

@@ -74,7 +74,9 @@ def _content(entry: Any) -> str:
 
 
 def _entry(entry: Any) -> RawEntry:
-    date_value = entry.get("published_parsed") or entry.get("updated_parsed") or entry.get("created_parsed")
+    date_value = (
+        entry.get("published_parsed") or entry.get("updated_parsed") or entry.get("created_parsed")
+    )
     published = _time(date_value)
     has_date = bool(entry.get("published") or entry.get("updated") or entry.get("created"))
     link = entry.get("link")

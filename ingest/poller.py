@@ -4,8 +4,9 @@ Per source, in this order (the no-data-loss rule):
 
 1. fetch with the stored validators (ETag / Last-Modified);
 2. 304, or a body whose sha256 equals the stored content hash -> nothing to do;
-3. parse + normalise (in a worker thread: CPU-bound, keeps timeouts honest);
-4. drop ids already in the seen-store; `publish` the rest;
+3. parse, derive ids, drop ids already in the seen-store, normalise the rest
+   (in a worker thread: CPU-bound, keeps the event loop and timeouts honest);
+4. `publish` the new articles;
 5. only after `publish` returned: store the ids as seen and the new validators,
    in one transaction (IngestState.record_success).
 
@@ -21,18 +22,22 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
+import multiprocessing
 import time
 from collections.abc import Callable, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any, Literal, Protocol
 
 from hybridwatch.config import Settings, SourceConfig
 from hybridwatch.events import Article, format_time
 from ingest import schedule
 from ingest.fetch import Fetcher, FetchError
-from ingest.normalise import EntryError, normalise, source_of
-from ingest.parse import ParseError, parse_feed
+from ingest.normalise import EntryError, article_id_and_url, normalise, source_of
+from ingest.parse import ParseError, RawEntry, parse_feed
 from ingest.state import IngestState
 
 log = logging.getLogger(__name__)
@@ -105,30 +110,82 @@ class PollReport:
 @dataclass(frozen=True)
 class _Prepared:
     articles: list[Article]
+    """New articles only (not in the seen-store), in feed order."""
+    seen_before: int
     rejected: list[str]
     warnings: list[str]
 
 
-def _prepare(body: bytes, content_type: str | None, source: SourceConfig, fetched: datetime, url: str) -> _Prepared:
-    """Parse and normalise one feed body (runs in a worker thread)."""
+def _prepare(
+    body: bytes,
+    content_type: str | None,
+    source: SourceConfig,
+    fetched: datetime,
+    url: str,
+    state: IngestState,
+) -> _Prepared:
+    """Parse one feed body, drop known items by id, normalise the rest (worker thread).
+
+    Ids come from the canonical URL / GUID alone, so the seen-store is consulted
+    before the expensive steps (HTML to text, language, folding): in the steady
+    state almost every item of a changed feed is already known.
+    """
     parsed = parse_feed(body, content_type)
-    src_event = source_of(source)
-    articles: list[Article] = []
     rejected: list[str] = []
-    ids: set[str] = set()
+    identified: dict[str, RawEntry] = {}
     for entry in parsed.entries:
         try:
-            article = normalise(entry, source, fetched, url, src_event)
-        except (EntryError, ValueError) as err:
+            article_id, _ = article_id_and_url(entry, url)
+        except EntryError as err:
             rejected.append(str(err))
             continue
-        if article.id not in ids:  # the same link twice in one feed
-            ids.add(article.id)
-            articles.append(article)
+        identified.setdefault(article_id, entry)  # the same link twice in one feed
+    fresh = state.unseen(list(identified))
+    src_event = source_of(source)
+    articles: list[Article] = []
+    for article_id, entry in identified.items():
+        if article_id not in fresh:
+            continue
+        try:
+            articles.append(normalise(entry, source, fetched, url, src_event))
+        except (EntryError, ValueError) as err:
+            rejected.append(str(err))
     warnings = list(parsed.warnings)
     if rejected:
-        warnings.append(f"{len(rejected)} item(s) rejected: {rejected[0]}" + (" ..." if len(rejected) > 1 else ""))
-    return _Prepared(articles, rejected, warnings)
+        warnings.append(
+            f"{len(rejected)} item(s) rejected: {rejected[0]}"
+            + (" ..." if len(rejected) > 1 else "")
+        )
+    return _Prepared(articles, len(identified) - len(fresh), rejected, warnings)
+
+
+_WORKER_STATES: dict[str, IngestState] = {}
+
+
+def _warm_worker() -> None:
+    """Process-pool initializer: load the language model once per worker."""
+    from ingest.language import detect_language
+
+    detect_language("warm up the language model in this worker process", "sr")
+
+
+def _prepare_in_worker(
+    body: bytes,
+    content_type: str | None,
+    source: SourceConfig,
+    fetched: datetime,
+    url: str,
+    data_dir: str,
+) -> _Prepared:
+    """`_prepare` in a worker process, reading the seen-store through its own connection.
+
+    SQLite WAL lets this reader run beside the poller's writer; it sees every
+    commit made before the poll started, which is all the dedup needs.
+    """
+    state = _WORKER_STATES.get(data_dir)
+    if state is None:
+        state = _WORKER_STATES[data_dir] = IngestState.open(Path(data_dir))
+    return _prepare(body, content_type, source, fetched, url, state)
 
 
 class _Stopping(Exception):
@@ -152,6 +209,7 @@ class Poller:
         self.publish = publish
         self._clock = clock or (lambda: datetime.now(UTC))
         self._fetcher: Fetcher | None = None
+        self._pool: ProcessPoolExecutor | None = None
         self._stopping = False
         self._in_flight: set[str] = set()
         self.state.sync_sources(self.sources)
@@ -166,6 +224,40 @@ class Poller:
         if self._fetcher is not None:
             await self._fetcher.aclose()
             self._fetcher = None
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+            self._pool = None
+
+    async def _prepare(self, result: Any, source: SourceConfig, fetched: datetime) -> _Prepared:
+        """Parse+normalise in a thread, or in the process pool when ingest.parse_processes > 0."""
+        workers = self.settings.ingest.parse_processes
+        if workers == 0:
+            return await asyncio.to_thread(
+                _prepare, result.body, result.content_type, source, fetched, result.url, self.state
+            )
+        if self._pool is None:
+            self._pool = ProcessPoolExecutor(
+                max_workers=workers,
+                mp_context=multiprocessing.get_context("spawn"),
+                initializer=_warm_worker,
+            )
+        loop = asyncio.get_running_loop()
+        try:
+            return await loop.run_in_executor(
+                self._pool,
+                _prepare_in_worker,
+                result.body,
+                result.content_type,
+                source,
+                fetched,
+                result.url,
+                str(self.state.path.parent),
+            )
+        except BrokenProcessPool:
+            self._pool = (
+                None  # a worker died (e.g. killed for memory): start a fresh pool next time
+            )
+            raise
 
     # -- one pass -------------------------------------------------------------------
 
@@ -180,7 +272,9 @@ class Poller:
         self.state.record_report(report.to_dict(), report.finished)
         log.info(
             "poll: %d sources ok, %d failed, %d new articles",
-            report.sources_ok, report.sources_failed, report.articles_new,
+            report.sources_ok,
+            report.sources_failed,
+            report.articles_new,
         )
         return report
 
@@ -194,7 +288,9 @@ class Poller:
             return SourceOutcome(source.id, "abandoned", duration_ms=self._ms(t0))
         except Exception as err:  # a bug for one feed must not stop the others
             log.exception("unexpected error polling %s", source.id)
-            return self._fail(source, f"internal error: {type(err).__name__}: {err}", None, None, t0)
+            return self._fail(
+                source, f"internal error: {type(err).__name__}: {err}", None, None, t0
+            )
         finally:
             self._in_flight.discard(source.id)
 
@@ -212,13 +308,21 @@ class Poller:
     ) -> SourceOutcome:
         now = self._clock()
         failures = self.state.get(source.id).consecutive_failures + 1
-        delay = schedule.failure_delay(source.id, source.interval, failures, self.settings.ingest, retry_after)
+        delay = schedule.failure_delay(
+            source.id, source.interval, failures, self.settings.ingest, retry_after
+        )
         next_poll = schedule.next_time(now, delay)
-        self.state.record_failure(source.id, at=now, error=error, next_poll=next_poll, status_code=status_code)
+        self.state.record_failure(
+            source.id, at=now, error=error, next_poll=next_poll, status_code=status_code
+        )
         log.warning("source %s failed (%d in a row): %s", source.id, failures, error)
         return SourceOutcome(
-            source.id, "error", status_code=status_code, error=error,
-            duration_ms=self._ms(t0), next_poll=format_time(next_poll),
+            source.id,
+            "error",
+            status_code=status_code,
+            error=error,
+            duration_ms=self._ms(t0),
+            next_poll=format_time(next_poll),
         )
 
     async def _poll_source(self, source: SourceConfig, t0: float) -> SourceOutcome:
@@ -229,19 +333,18 @@ class Poller:
             return self._fail(source, str(err), err.status_code, err.retry_after, t0)
         fetched = self._clock()
         if result.not_modified:
-            return self._unchanged(source, st.unchanged_streak, "not-modified", result.status_code, t0)
+            return self._unchanged(
+                source, st.unchanged_streak, "not-modified", result.status_code, t0
+            )
         digest = hashlib.sha256(result.body).hexdigest()
         if st.content_hash == digest:
             return self._unchanged(source, st.unchanged_streak, "unchanged", result.status_code, t0)
         try:
-            prepared = await asyncio.to_thread(
-                _prepare, result.body, result.content_type, source, fetched, result.url
-            )
+            prepared = await self._prepare(result, source, fetched)
         except ParseError as err:
             return self._fail(source, f"{err} (from {result.url})", result.status_code, None, t0)
         warning = "; ".join(prepared.warnings) or None
-        fresh_ids = self.state.unseen([a.id for a in prepared.articles])
-        new = [a for a in prepared.articles if a.id in fresh_ids]
+        new = prepared.articles
         if new:
             if self._stopping:
                 raise _Stopping
@@ -249,8 +352,11 @@ class Poller:
                 await self.publish(new)
             except Exception as err:
                 return self._fail(
-                    source, f"publish failed for {len(new)} article(s): {type(err).__name__}: {err}",
-                    result.status_code, None, t0,
+                    source,
+                    f"publish failed for {len(new)} article(s): {type(err).__name__}: {err}",
+                    result.status_code,
+                    None,
+                    t0,
                 )
         validators = (result.etag, result.last_modified, digest)
         streak = 0 if new else st.unchanged_streak + 1
@@ -258,16 +364,27 @@ class Poller:
         delay = schedule.success_delay(source.id, source.interval, streak, self.settings.ingest)
         next_poll = schedule.next_time(now, delay)
         self.state.record_success(
-            source.id, at=now, next_poll=next_poll, status_code=result.status_code,
-            published_ids=[a.id for a in new], validators=validators, changed=bool(new), warning=warning,
+            source.id,
+            at=now,
+            next_poll=next_poll,
+            status_code=result.status_code,
+            published_ids=[a.id for a in new],
+            validators=validators,
+            changed=bool(new),
+            warning=warning,
         )
         if warning:
             log.warning("source %s: %s", source.id, warning)
         return SourceOutcome(
-            source.id, "new" if new else "no-new-items", status_code=result.status_code,
-            articles_new=len(new), articles_seen_before=len(prepared.articles) - len(new),
-            items_rejected=len(prepared.rejected), warning=warning,
-            duration_ms=self._ms(t0), next_poll=format_time(next_poll),
+            source.id,
+            "new" if new else "no-new-items",
+            status_code=result.status_code,
+            articles_new=len(new),
+            articles_seen_before=prepared.seen_before,
+            items_rejected=len(prepared.rejected),
+            warning=warning,
+            duration_ms=self._ms(t0),
+            next_poll=format_time(next_poll),
         )
 
     def _unchanged(
@@ -277,9 +394,20 @@ class Poller:
         delay = schedule.success_delay(source.id, source.interval, streak + 1, self.settings.ingest)
         next_poll = schedule.next_time(now, delay)
         self.state.record_success(
-            source.id, at=now, next_poll=next_poll, status_code=code, changed=False, keep_warning=True
+            source.id,
+            at=now,
+            next_poll=next_poll,
+            status_code=code,
+            changed=False,
+            keep_warning=True,
         )
-        return SourceOutcome(source.id, outcome, status_code=code, duration_ms=self._ms(t0), next_poll=format_time(next_poll))
+        return SourceOutcome(
+            source.id,
+            outcome,
+            status_code=code,
+            duration_ms=self._ms(t0),
+            next_poll=format_time(next_poll),
+        )
 
     # -- forever ----------------------------------------------------------------------
 
@@ -289,31 +417,50 @@ class Poller:
         On stop, no new poll starts; in-flight polls finish their fetch and parse,
         but a poll that has not yet called publish is abandoned (nothing recorded),
         and one inside publish is awaited so nothing is marked seen unpublished.
+        Health is persisted per source as each poll ends; a PollReport is persisted
+        whenever the set of in-flight polls drains (one "round").
         """
         self._stopping = False
         tasks: dict[str, asyncio.Task[SourceOutcome]] = {}
+        due: dict[str, datetime | None] = {
+            s.id: self.state.get(s.id).next_poll for s in self.sources if s.enabled
+        }
+        by_id = {s.id: s for s in self.sources}
+        round_outcomes: list[SourceOutcome] = []
+        round_started = self._clock()
         stop_wait = asyncio.ensure_future(stop.wait())
         try:
             while not stop.is_set():
                 now = self._clock()
-                wake = None
-                for s in self.sources:
-                    if not s.enabled or s.id in tasks:
+                wake: float | None = None
+                for sid, when in due.items():
+                    if sid in tasks:
                         continue
-                    due = self.state.get(s.id).next_poll
-                    if due is None or due <= now:
-                        tasks[s.id] = asyncio.create_task(self.poll_source(s), name=f"poll:{s.id}")
+                    if when is None or when <= now:
+                        if not tasks and not round_outcomes:
+                            round_started = now
+                        tasks[sid] = asyncio.create_task(
+                            self.poll_source(by_id[sid]), name=f"poll:{sid}"
+                        )
                     else:
-                        delta = (due - now).total_seconds()
+                        delta = (when - now).total_seconds()
                         wake = delta if wake is None else min(wake, delta)
                 waiters: set[asyncio.Future[Any]] = {stop_wait, *tasks.values()}
                 timeout = None if wake is None else max(0.05, wake)
-                done, _ = await asyncio.wait(waiters, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+                await asyncio.wait(waiters, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
                 for sid, task in list(tasks.items()):
-                    if task.done():
-                        del tasks[sid]
-                        if not task.cancelled() and task.exception() is not None:
-                            log.error("poll task %s crashed: %r", sid, task.exception())
+                    if not task.done():
+                        continue
+                    del tasks[sid]
+                    due[sid] = self.state.get(sid).next_poll
+                    if not task.cancelled() and task.exception() is None:
+                        round_outcomes.append(task.result())
+                    elif not task.cancelled():
+                        log.error("poll task %s crashed: %r", sid, task.exception())
+                if not tasks and round_outcomes:
+                    report = PollReport(round_started, self._clock(), round_outcomes)
+                    self.state.record_report(report.to_dict(), report.finished)
+                    round_outcomes = []
         finally:
             self._stopping = True
             stop_wait.cancel()

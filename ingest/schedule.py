@@ -35,7 +35,9 @@ def base_interval(interval: int, settings: IngestSettings) -> float:
     return float(min(max(interval, settings.min_interval), settings.max_interval))
 
 
-def success_delay(source_id: str, interval: int, unchanged_streak: int, settings: IngestSettings) -> float:
+def success_delay(
+    source_id: str, interval: int, unchanged_streak: int, settings: IngestSettings
+) -> float:
     """Seconds until the next poll after a successful one."""
     base = base_interval(interval, settings)
     factor = 1

@@ -142,7 +142,9 @@ class IngestState:
         with self._lock, self._conn:
             self._conn.execute("BEGIN")
             for s in sources:
-                row = self._conn.execute("SELECT feed_url FROM sources WHERE id = ?", (s.id,)).fetchone()
+                row = self._conn.execute(
+                    "SELECT feed_url FROM sources WHERE id = ?", (s.id,)
+                ).fetchone()
                 if row is None:
                     self._conn.execute(
                         "INSERT INTO sources (id, outlet, country, feed_url, enabled) VALUES (?, ?, ?, ?, ?)",
@@ -166,7 +168,9 @@ class IngestState:
             ).fetchone()
         if row is None:
             return SourceState(id=source_id)
-        return SourceState(source_id, row[0], row[1], row[2], row[3], row[4], row[5], _parse_ts(row[6]))
+        return SourceState(
+            source_id, row[0], row[1], row[2], row[3], row[4], row[5], _parse_ts(row[6])
+        )
 
     # -- seen-store ----------------------------------------------------------------
 
@@ -179,7 +183,10 @@ class IngestState:
                 chunk = ids[i : i + 500]
                 marks = ",".join("?" * len(chunk))
                 seen.update(
-                    r[0] for r in self._conn.execute(f"SELECT article_id FROM seen WHERE article_id IN ({marks})", chunk)
+                    r[0]
+                    for r in self._conn.execute(
+                        f"SELECT article_id FROM seen WHERE article_id IN ({marks})", chunk
+                    )
                 )
         return set(ids) - seen
 
@@ -232,7 +239,9 @@ class IngestState:
             if validators is not None:
                 sets += ["etag = ?", "last_modified = ?", "content_hash = ?"]
                 params += list(validators)
-            self._conn.execute(f"UPDATE sources SET {', '.join(sets)} WHERE id = ?", [*params, source_id])
+            self._conn.execute(
+                f"UPDATE sources SET {', '.join(sets)} WHERE id = ?", [*params, source_id]
+            )
 
     def record_failure(
         self,
@@ -269,7 +278,9 @@ class IngestState:
 
     def last_report(self) -> dict[str, Any] | None:
         with self._lock:
-            row = self._conn.execute("SELECT report FROM poll_reports ORDER BY seq DESC LIMIT 1").fetchone()
+            row = self._conn.execute(
+                "SELECT report FROM poll_reports ORDER BY seq DESC LIMIT 1"
+            ).fetchone()
         if row is None:
             return None
         data: dict[str, Any] = json.loads(row[0])

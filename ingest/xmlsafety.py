@@ -24,7 +24,9 @@ _ENTITY = re.compile(r"<!ENTITY", re.IGNORECASE)
 _DOCTYPE = re.compile(r"<!DOCTYPE", re.IGNORECASE)
 # `<!ENTITY nbsp "&#160;">`: a name for one character reference. Old RSS 0.91 feeds
 # declare HTML entities this way; such a declaration cannot nest or reach outside.
-_SAFE_ENTITY = re.compile(r"""<!ENTITY\s+[A-Za-z_][\w.-]*\s+(["'])&#(?:x[0-9A-Fa-f]{1,6}|[0-9]{1,7});\1\s*>""")
+_SAFE_ENTITY = re.compile(
+    r"""<!ENTITY\s+[A-Za-z_][\w.-]*\s+(["'])&#(?:x[0-9A-Fa-f]{1,6}|[0-9]{1,7});\1\s*>"""
+)
 _SUBSET_END = re.compile(r"\]\s*>")
 
 _BOMS = (
@@ -62,7 +64,11 @@ def check_xml(body: bytes) -> None:
             end = close.end() if close else len(text)
         else:
             end = gt if gt != -1 else len(text)
-        unsafe = [e for e in _ENTITY.finditer(text, m.start(), end) if not _SAFE_ENTITY.match(text, e.start())]
+        unsafe = [
+            e
+            for e in _ENTITY.finditer(text, m.start(), end)
+            if not _SAFE_ENTITY.match(text, e.start())
+        ]
         if unsafe:
             line = text.count("\n", 0, m.start()) + 1
             raise UnsafeXml(

@@ -54,7 +54,9 @@ _GENERAL = re.compile(
     r"naslovna|danasnje-vesti|rss-vesti|/rss/ns\.xml$|feed=rss|format=feed|type=rss|rss=1)",
     re.IGNORECASE,
 )
-_NEWS_SECTION = re.compile(r"politik|politic|vesti|vijesti|svet|region|drustvo|makedonija|bih|srbija|info", re.IGNORECASE)
+_NEWS_SECTION = re.compile(
+    r"politik|politic|vesti|vijesti|svet|region|drustvo|makedonija|bih|srbija|info", re.IGNORECASE
+)
 
 
 def _score(url: str) -> tuple[int, int, int, str]:
@@ -78,18 +80,29 @@ def _language(row: dict[str, str]) -> tuple[str, str | None]:
 def _section(url: str) -> str:
     parts = urlsplit(url)
     words = re.findall(r"[a-z0-9]+", (parts.path + " " + parts.query).lower())
-    words = [w for w in words if w not in {"rss", "feed", "xml", "index", "php", "category", "html", "format", "type", "www"}]
+    words = [
+        w
+        for w in words
+        if w
+        not in {"rss", "feed", "xml", "index", "php", "category", "html", "format", "type", "www"}
+    ]
     return "-".join(words[:3]) or "feed2"
 
 
 def _norm(url: str) -> str:
     parts = urlsplit(url)
-    return (parts.hostname or "").removeprefix("www.") + parts.path.rstrip("/") + ("?" + parts.query if parts.query else "")
+    return (
+        (parts.hostname or "").removeprefix("www.")
+        + parts.path.rstrip("/")
+        + ("?" + parts.query if parts.query else "")
+    )
 
 
 def load_watchlist(path: Path) -> set[str]:
     with path.open(encoding="utf-8", newline="") as fh:
-        return {r["domain"].strip().lower() for r in csv.DictReader(fh) if r.get("domain", "").strip()}
+        return {
+            r["domain"].strip().lower() for r in csv.DictReader(fh) if r.get("domain", "").strip()
+        }
 
 
 def build(feeds_csv: Path, watchlist_csv: Path) -> tuple[list[dict[str, object]], list[str]]:
@@ -114,9 +127,13 @@ def build(feeds_csv: Path, watchlist_csv: Path) -> tuple[list[dict[str, object]]
             if key in seen_norm:
                 continue
             seen_norm.add(key)
-            if not chosen or (len(chosen) < MAX_PER_DOMAIN and not _SKIP_SECTIONS.search(row["feed_url"]) and _NEWS_SECTION.search(
-                urlsplit(row["feed_url"]).path + urlsplit(row["feed_url"]).query
-            )):
+            if not chosen or (
+                len(chosen) < MAX_PER_DOMAIN
+                and not _SKIP_SECTIONS.search(row["feed_url"])
+                and _NEWS_SECTION.search(
+                    urlsplit(row["feed_url"]).path + urlsplit(row["feed_url"]).query
+                )
+            ):
                 chosen.append(row)
         for i, row in enumerate(chosen):
             lang, note = _language(row)
@@ -199,7 +216,10 @@ def main(argv: list[str] | None = None) -> int:
     by_country: dict[str, int] = defaultdict(int)
     for s in sources:
         by_country[str(s["country"])] += 1
-    print(f"wrote {len(sources)} sources to {args.output}: " + ", ".join(f"{c} {by_country[c]}" for c in COUNTRIES))
+    print(
+        f"wrote {len(sources)} sources to {args.output}: "
+        + ", ".join(f"{c} {by_country[c]}" for c in COUNTRIES)
+    )
     return 0
 
 

@@ -186,7 +186,7 @@ start() {
   java="$(find_java)"
   port="${HW_SEARCH_PORT:-}"
   [ -n "$port" ] || { [ -f "$RUN_DIR/port" ] && port="$(cat "$RUN_DIR/port")"; } || true
-  if [ -z "$port" ] || ! python3 -c "import socket,sys; s=socket.socket(); s.bind(('127.0.0.1', $port))" 2>/dev/null; then
+  if [ -z "$port" ] || ! python3 -c "import socket; s=socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1); s.bind(('127.0.0.1', $port))" 2>/dev/null; then
     [ -n "${HW_SEARCH_PORT:-}" ] && die "port $HW_SEARCH_PORT (HW_SEARCH_PORT) is in use"
     port="$(_free_port)"
   fi

@@ -40,7 +40,9 @@ def main(args: argparse.Namespace, settings: Settings) -> int:
         for h in health:
             print(json.dumps(h.to_dict(), ensure_ascii=False))
         return 0
-    header = "  ".join(name.upper().ljust(width) if width else name.upper() for name, width in _COLUMNS)
+    header = "  ".join(
+        name.upper().ljust(width) if width else name.upper() for name, width in _COLUMNS
+    )
     print(header)
     for h in health:
         row = (
@@ -52,7 +54,11 @@ def main(args: argparse.Namespace, settings: Settings) -> int:
             _short_time(h.last_success),
             (h.last_error or (f"warning: {h.last_warning}" if h.last_warning else ""))[:120],
         )
-        print("  ".join(v.ljust(w) if w else v for v, (_, w) in zip(row, _COLUMNS, strict=True)).rstrip())
+        print(
+            "  ".join(
+                v.ljust(w) if w else v for v, (_, w) in zip(row, _COLUMNS, strict=True)
+            ).rstrip()
+        )
     counts: dict[str, int] = {}
     for h in health:
         counts[h.status] = counts.get(h.status, 0) + 1

@@ -10,6 +10,7 @@ the others.
 from __future__ import annotations
 
 import logging
+import sqlite3
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -98,10 +99,20 @@ def build(settings: Settings) -> Embedded:
     sources = load_sources(settings)
     suite = build_suite(settings)  # before opening files: a bad option fails fast
     data_dir = Path(settings.data_dir)
-    data_dir.mkdir(parents=True, exist_ok=True)
-    store = SqliteStore.open(data_dir)
+    try:
+        data_dir.mkdir(parents=True, exist_ok=True)
+        store = SqliteStore.open(data_dir)
+    except (OSError, sqlite3.Error) as err:
+        raise ConfigError(
+            f"data_dir: cannot use {data_dir.resolve()} for the store: {err}"
+        ) from err
     try:
         ingest_state = IngestState.open(data_dir)
+    except (OSError, sqlite3.Error) as err:
+        store.close()
+        raise ConfigError(
+            f"data_dir: cannot use {data_dir.resolve()} for ingest state: {err}"
+        ) from err
     except BaseException:
         store.close()
         raise

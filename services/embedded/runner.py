@@ -109,7 +109,14 @@ async def _stop_task(task: asyncio.Task[Any], grace: float, force: asyncio.Event
 
 
 async def _run(settings: Settings, once: bool, api: bool) -> int:
-    rt: Embedded = build(settings)
+    # Bind first: a taken port is reported before anything is opened or loaded.
+    sock = bind(settings.api.host, settings.api.port) if api and not once else None
+    try:
+        rt: Embedded = build(settings)
+    except BaseException:
+        if sock is not None:
+            sock.close()
+        raise
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
     force = asyncio.Event()
@@ -132,8 +139,7 @@ async def _run(settings: Settings, once: bool, api: bool) -> int:
     poll_task: asyncio.Task[Any] | None = None
     try:
         await rt.pipeline.start()
-        if api and not once:
-            sock = bind(settings.api.host, settings.api.port)
+        if sock is not None:
             server = _Server(rt.create_app(), sock)
             host, port = sock.getsockname()[:2]
             server_task = asyncio.create_task(server.serve(), name="api")
@@ -155,6 +161,8 @@ async def _run(settings: Settings, once: bool, api: bool) -> int:
             await rt.pipeline.drain_and_stop()
             data = poll_task.result().to_dict()
             _print_poll_errors(data)
+            for message in rt.pipeline.stats.errors:
+                print(f"hybridwatch: pipeline: {message}", file=sys.stderr)
             print(
                 f"hybridwatch: {_report_line(data)}; store holds {rt.store.count_articles()} "
                 f"article(s) in {settings.data_dir}",

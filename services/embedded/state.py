@@ -18,12 +18,11 @@ class TrackedState(MutableMapping[str, Any]):
         self._deleted: set[str] = set()
 
     def __getitem__(self, key: str) -> Any:
-        value = self._data[key]
-        # Detectors may mutate a nested value in place (state[k].append(...)), which
-        # no __setitem__ sees; treating every read key as changed is the safe choice.
-        if isinstance(value, dict | list):
-            self._dirty.add(key)
-        return value
+        # Reads are not changes: detectors read-modify-write whole values
+        # (`state[k] = new`, see docs/design-notes.md "Detector state") because a Faust
+        # table, too, persists only on assignment. An in-place mutation of a nested
+        # value would be lost on restart in production as well as here.
+        return self._data[key]
 
     def __setitem__(self, key: str, value: Any) -> None:
         self._data[key] = value
@@ -45,7 +44,7 @@ class TrackedState(MutableMapping[str, Any]):
         return key in self._data
 
     def get(self, key: str, default: Any = None) -> Any:
-        return self[key] if key in self._data else default
+        return self._data.get(key, default)
 
     def take_changes(self) -> tuple[dict[str, Any], set[str]]:
         """(changed keys with their values, deleted keys) since the last call."""

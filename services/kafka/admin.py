@@ -83,7 +83,7 @@ def ensure_topics(settings: KafkaSettings, timeout: float = 60.0) -> dict[str, s
 def _verify_partitions(admin: KafkaAdminClient, specs: list[TopicSpec], timeout: float) -> None:
     deadline = time.monotonic() + timeout
     while True:
-        described = {d["topic"]: d for d in admin.describe_topics([s.name for s in specs])}
+        described = {d.get("topic") or d.get("name"): d for d in admin.describe_topics([s.name for s in specs])}
         pending = []
         for spec in specs:
             d = described.get(spec.name)

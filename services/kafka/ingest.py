@@ -22,17 +22,22 @@ from services.metrics import Metrics
 log = logging.getLogger(__name__)
 
 
-async def run_ingest(settings: Settings, once: bool) -> int:
+async def run_ingest(
+    settings: Settings, once: bool, publisher: KafkaPublisher | None = None, ensure: bool = True
+) -> int:
+    """Poll once or forever; `ensure=False` skips topic creation (topics made elsewhere)."""
     from ingest.poller import Poller
     from ingest.state import IngestState
 
     sources = load_sources(settings)
-    ensure_topics(settings.kafka)
+    if ensure:
+        ensure_topics(settings.kafka)
     metrics = Metrics.create()
     port = metrics.serve(settings.metrics.port)
     if port is not None:
         log.warning("metrics on http://0.0.0.0:%d/metrics", port)
-    publisher = KafkaPublisher.create(settings.kafka, metrics=metrics)
+    if publisher is None:
+        publisher = KafkaPublisher.create(settings.kafka, metrics=metrics)
     data_dir = Path(settings.data_dir)
     data_dir.mkdir(parents=True, exist_ok=True)
     state = IngestState.open(data_dir)

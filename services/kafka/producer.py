@@ -62,8 +62,19 @@ class KafkaPublisher:
         self._lock = threading.Lock()
 
     @classmethod
-    def create(cls, settings: KafkaSettings, metrics: Any = None, **kw: Any) -> KafkaPublisher:
-        """Connect a producer (called once at start-up by a composition root)."""
+    def create(
+        cls,
+        settings: KafkaSettings,
+        metrics: Any = None,
+        delivery_timeout_ms: int = 120_000,
+        max_block_ms: int = 60_000,
+        **kw: Any,
+    ) -> KafkaPublisher:
+        """Connect a producer (called once at start-up by a composition root).
+
+        `delivery_timeout_ms` bounds the producer's own retries of one record;
+        `max_block_ms` how long `send` may wait for metadata (e.g. broker down).
+        """
         bootstrap = require_bootstrap(settings)
         producer = KafkaProducer(
             bootstrap_servers=bootstrap.split(","),
@@ -74,12 +85,14 @@ class KafkaPublisher:
             linger_ms=settings.linger_ms,
             batch_size=256 * 1024,
             retries=2**31 - 1,
-            delivery_timeout_ms=120_000,
-            request_timeout_ms=30_000,
+            delivery_timeout_ms=delivery_timeout_ms,
+            request_timeout_ms=max(1000, min(30_000, delivery_timeout_ms - settings.linger_ms - 100)),
+            max_block_ms=max_block_ms,
             max_in_flight_requests_per_connection=5,
             retry_backoff_ms=200,
             reconnect_backoff_max_ms=2000,
         )
+        kw.setdefault("ack_timeout", delivery_timeout_ms / 1000 + 5)
         return cls(producer, Topics(settings.topic_prefix), metrics=metrics, **kw)
 
     def topic_for(self, event: Event) -> str:

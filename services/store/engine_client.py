@@ -59,13 +59,17 @@ def detect_engine(url: str, auth: tuple[str, str] | None = None, verify: bool = 
     except httpx.HTTPError as err:
         raise EngineUnavailable(f"search engine at {url} is not reachable: {err}") from err
     if resp.status_code >= 400:
-        raise EngineError(f"search engine at {url} answered GET / with HTTP {resp.status_code}", resp.status_code)
+        raise EngineError(
+            f"search engine at {url} answered GET / with HTTP {resp.status_code}", resp.status_code
+        )
     try:
         version = resp.json().get("version", {})
     except ValueError as err:
         raise EngineError(f"{url} does not look like a search engine (GET / is not JSON)") from err
     dist = version.get("distribution", "elasticsearch")
-    return ServerInfo("opensearch" if dist == "opensearch" else "elasticsearch", str(version.get("number", "?")))
+    return ServerInfo(
+        "opensearch" if dist == "opensearch" else "elasticsearch", str(version.get("number", "?"))
+    )
 
 
 class EngineClient(Protocol):
@@ -113,7 +117,9 @@ class OpenSearchClient:
         try:
             return fn(*args, **kwargs)
         except ex.ConnectionError as err:  # includes timeouts; status_code is "N/A"
-            raise EngineUnavailable(f"{what}: search engine unreachable ({err.__class__.__name__}: {err.info or err.error})") from err
+            raise EngineUnavailable(
+                f"{what}: search engine unreachable ({err.__class__.__name__}: {err.info or err.error})"
+            ) from err
         except ex.TransportError as err:
             status = err.status_code if isinstance(err.status_code, int) else None
             msg = f"{what}: HTTP {err.status_code} {_reason(err.info) or err.error}"
@@ -134,7 +140,9 @@ class OpenSearchClient:
         return out
 
     def put_index_template(self, name: str, body: dict[str, Any]) -> None:
-        self._call(f"index template {name}", self._client.indices.put_index_template, name=name, body=body)
+        self._call(
+            f"index template {name}", self._client.indices.put_index_template, name=name, body=body
+        )
 
     def put_retention_policy(self, name: str, body: dict[str, Any]) -> bool:
         """ISM lives in the index-management plugin; without it there is nothing to attach."""
@@ -142,7 +150,11 @@ class OpenSearchClient:
         try:
             self._call("ISM policy", self._client.transport.perform_request, "GET", path)
         except EngineError as err:
-            if err.status == 404 and "policy" in str(err).lower() and "not found" in str(err).lower():
+            if (
+                err.status == 404
+                and "policy" in str(err).lower()
+                and "not found" in str(err).lower()
+            ):
                 pass  # plugin present, policy not yet created
             elif err.status in (400, 404, 405):
                 return False  # no ISM plugin on this node
@@ -154,7 +166,12 @@ class OpenSearchClient:
         return True
 
     def refresh(self, index: str) -> None:
-        self._call("refresh", self._client.indices.refresh, index=index, params={"allow_no_indices": "true"})
+        self._call(
+            "refresh",
+            self._client.indices.refresh,
+            index=index,
+            params={"allow_no_indices": "true"},
+        )
 
     def indices(self, pattern: str) -> list[str]:
         try:
@@ -211,7 +228,9 @@ class ElasticsearchClient:
                 raise EngineUnavailable(msg, status) from err
             raise EngineError(msg, status) from err
         except elastic_transport.TransportError as err:  # connection refused, timeouts
-            raise EngineUnavailable(f"{what}: search engine unreachable ({err.__class__.__name__}: {err})") from err
+            raise EngineUnavailable(
+                f"{what}: search engine unreachable ({err.__class__.__name__}: {err})"
+            ) from err
 
     def search(self, index: str, body: dict[str, Any]) -> dict[str, Any]:
         out: dict[str, Any] = self._call("search", self._client.search, index=index, body=body)
@@ -226,7 +245,9 @@ class ElasticsearchClient:
         return out
 
     def put_index_template(self, name: str, body: dict[str, Any]) -> None:
-        self._call(f"index template {name}", self._client.indices.put_index_template, name=name, body=body)
+        self._call(
+            f"index template {name}", self._client.indices.put_index_template, name=name, body=body
+        )
 
     def put_retention_policy(self, name: str, body: dict[str, Any]) -> bool:
         self._call("ILM policy", self._client.ilm.put_lifecycle, name=name, body=body)
@@ -275,7 +296,13 @@ def _reason(info: Any) -> str:
     return ""
 
 
-def make_client(engine: str, url: str, username: str | None = None, password: str | None = None, verify_certs: bool = True) -> EngineClient:
+def make_client(
+    engine: str,
+    url: str,
+    username: str | None = None,
+    password: str | None = None,
+    verify_certs: bool = True,
+) -> EngineClient:
     """Create the one client of this process for `engine` (call at start-up only)."""
     auth = (username, password or "") if username else None
     if engine == "opensearch":

@@ -95,7 +95,9 @@ def _time(value: datetime) -> str:
 class SearchEngineStore:
     """Store port over one engine client; see the module docstring for semantics."""
 
-    def __init__(self, client: EngineClient, prefix: str = "hw-", refresh_on_write: bool = True) -> None:
+    def __init__(
+        self, client: EngineClient, prefix: str = "hw-", refresh_on_write: bool = True
+    ) -> None:
         self.client = client
         self.engine = client.engine
         self.prefix = prefix
@@ -118,7 +120,9 @@ class SearchEngineStore:
                 f"store.kind: {settings.kind!r} but the server at {settings.url} is "
                 f"{info.engine} {info.version}; set store.kind: {info.engine} (HW_STORE_KIND={info.engine})"
             )
-        client = make_client(settings.kind, settings.url, settings.username, password, settings.verify_certs)
+        client = make_client(
+            settings.kind, settings.url, settings.username, password, settings.verify_certs
+        )
         store = cls(client, settings.index_prefix, refresh_on_write)
         store.ensure_templates()
         return store
@@ -129,13 +133,17 @@ class SearchEngineStore:
         """Install (or update) index templates and the retention policy; idempotent."""
         name = f"{self.prefix}{templates.RETENTION_POLICY}"
         if self.engine == "elasticsearch":
-            self.retention_policy_installed = self.client.put_retention_policy(name, templates.ilm_policy())
+            self.retention_policy_installed = self.client.put_retention_policy(
+                name, templates.ilm_policy()
+            )
         else:
             self.retention_policy_installed = self.client.put_retention_policy(
                 name, templates.ism_policy(self.prefix)
             )
             if not self.retention_policy_installed:
-                log.info("OpenSearch has no index-management (ISM) plugin; retention policy not installed")
+                log.info(
+                    "OpenSearch has no index-management (ISM) plugin; retention policy not installed"
+                )
         for tname, body in templates.index_templates(self.prefix, self.engine, name).items():
             self.client.put_index_template(tname, body)
 
@@ -173,7 +181,12 @@ class SearchEngineStore:
         sendable: list[Doc] = []
         for d in docs:
             if len(d.id.encode()) > MAX_ID_BYTES:
-                result.rejected.append((d, f"document id is {len(d.id.encode())} bytes; the engine allows {MAX_ID_BYTES}"))
+                result.rejected.append(
+                    (
+                        d,
+                        f"document id is {len(d.id.encode())} bytes; the engine allows {MAX_ID_BYTES}",
+                    )
+                )
             else:
                 sendable.append(d)
         if not sendable:
@@ -206,12 +219,16 @@ class SearchEngineStore:
         docs = [doc_of(e) for e in events]
         for start in range(0, len(docs), 2_000):
             chunk = docs[start : start + 2_000]
-            result = self.index_documents(chunk, refresh="wait_for" if self.refresh_on_write else None)
+            result = self.index_documents(
+                chunk, refresh="wait_for" if self.refresh_on_write else None
+            )
             failed = result.retry + result.rejected
             if failed:
                 doc, reason = failed[0]
                 kind = EngineUnavailable if result.retry else EngineError
-                raise kind(f"{len(failed)} of {len(chunk)} {doc.kind} not stored; first: {doc.id}: {reason}")
+                raise kind(
+                    f"{len(failed)} of {len(chunk)} {doc.kind} not stored; first: {doc.id}: {reason}"
+                )
 
     def put_articles(self, articles: Sequence[Article]) -> None:
         self._put(articles)
@@ -227,7 +244,9 @@ class SearchEngineStore:
     def _search_all(self, index: str, body: dict[str, Any]) -> list[dict[str, Any]]:
         return list(self.client.search(index, body)["hits"]["hits"])
 
-    def _composite(self, index: str, query: dict[str, Any], source: dict[str, Any]) -> dict[str, int]:
+    def _composite(
+        self, index: str, query: dict[str, Any], source: dict[str, Any]
+    ) -> dict[str, int]:
         """Exact group counts, paged through a composite aggregation."""
         out: dict[str, int] = {}
         after: dict[str, Any] | None = None
@@ -235,7 +254,12 @@ class SearchEngineStore:
             comp: dict[str, Any] = {"size": _PAGE, "sources": [{"k": source}]}
             if after:
                 comp["after"] = after
-            body = {"size": 0, "track_total_hits": False, "query": query, "aggs": {"g": {"composite": comp}}}
+            body = {
+                "size": 0,
+                "track_total_hits": False,
+                "query": query,
+                "aggs": {"g": {"composite": comp}},
+            }
             agg = self.client.search(index, body).get("aggregations", {}).get("g", {})
             buckets = agg.get("buckets", [])
             for b in buckets:
@@ -251,7 +275,9 @@ class SearchEngineStore:
         if query.narrative:
             filters.append({"term": {"narrative": query.narrative}})
         q = {"bool": {"filter": filters}} if filters else {"match_all": {}}
-        return sorted(self._composite(self._pattern("signals"), q, {"terms": {"field": "article_id"}}))
+        return sorted(
+            self._composite(self._pattern("signals"), q, {"terms": {"field": "article_id"}})
+        )
 
     def search_articles(self, query: ArticleQuery) -> list[ArticleHit]:
         must: list[dict[str, Any]] = []
@@ -270,7 +296,15 @@ class SearchEngineStore:
                         }
                     )
                 else:
-                    must.append({"multi_match": {"query": term, "fields": list(TEXT_FIELDS), "operator": "and"}})
+                    must.append(
+                        {
+                            "multi_match": {
+                                "query": term,
+                                "fields": list(TEXT_FIELDS),
+                                "operator": "and",
+                            }
+                        }
+                    )
         filters: list[dict[str, Any]] = []
         if query.country:
             filters.append({"term": {"source.country": query.country.upper()}})
@@ -355,12 +389,17 @@ class SearchEngineStore:
             "size": max(query.limit, 0),
             "track_total_hits": False,
         }
-        return [Signal.model_validate(h["_source"]) for h in self._search_all(self._pattern("signals"), body)]
+        return [
+            Signal.model_validate(h["_source"])
+            for h in self._search_all(self._pattern("signals"), body)
+        ]
 
     def count_signals(self, query: SignalQuery, by: str) -> dict[str, int]:
         """Exact counts (composite aggregation), keys sorted, as in SQLite."""
         if by not in COUNT_KEYS:
-            raise ValueError(f"cannot count signals by {by!r} (choose one of {', '.join(COUNT_KEYS)})")
+            raise ValueError(
+                f"cannot count signals by {by!r} (choose one of {', '.join(COUNT_KEYS)})"
+            )
         if by == "day":
             source: dict[str, Any] = {
                 "date_histogram": {

@@ -97,6 +97,7 @@ def build_worker(settings: Settings, suite: DetectorSuite | None = None) -> Work
     k, w = settings.kafka, settings.worker
     topics = Topics(k.topic_prefix)
     datadir = Path(settings.data_dir) / "worker"
+    datadir.parent.mkdir(parents=True, exist_ok=True)
     app = faust.App(
         w.app_id,
         broker=[f"kafka://{hp.strip()}" for hp in bootstrap.split(",")],
@@ -113,6 +114,9 @@ def build_worker(settings: Settings, suite: DetectorSuite | None = None) -> Work
         broker_heartbeat_interval=max(0.5, w.session_timeout / 5),
         broker_request_timeout=max(40.0, w.session_timeout + 5),
         consumer_auto_offset_reset="earliest",
+        # the state table's changelog: JSON keys and values (our topics say raw explicitly)
+        key_serializer="json",
+        value_serializer="json",
         producer_acks=-1,
         producer_compression_type=None if k.compression == "none" else k.compression,
         producer_linger_ms=5,
@@ -132,7 +136,6 @@ def build_worker(settings: Settings, suite: DetectorSuite | None = None) -> Work
     }
     table = app.Table(
         STATE_TABLE, default=None, key_type=str, partitions=k.partitions,
-        key_serializer="json", value_serializer="json",
     )
 
     async def send(topic: str, key: bytes | None, value: bytes | None, headers: Any) -> Any:

@@ -136,3 +136,30 @@ def test_readable_table_output(ran_once: tuple[Path, str]) -> None:
     proc = cli("search", "strumica", "--config", str(config), cwd=config.parent)
     assert proc.returncode == 0, proc.stderr
     assert MK_ARTICLE_URL in proc.stdout and "1 article(s)" in proc.stdout
+
+
+@pytest.mark.parametrize(
+    ("yaml_text", "message"),
+    [
+        ("sources: []\ndata_dir: /etc/passwd/x\n", "data_dir: cannot use /etc/passwd/x"),
+        ("sources: []\ndetectors: {enabled: [nope]}\n", "unknown detector 'nope'"),
+        (
+            "sources: []\ndetectors: {options: {narrative: {bogus: 1}}}\n",
+            "detectors.options.narrative: bogus",
+        ),
+        (
+            "sources: [{id: x, outlet: X, country: Serbia, feed_url: 'ftp://x'}]\n",
+            "sources.0.country",
+        ),
+    ],
+    ids=["data-dir-not-a-directory", "unknown-detector", "bad-detector-option", "bad-source"],
+)
+def test_bad_configuration_is_a_clear_error_not_a_crash(
+    tmp_path: Path, yaml_text: str, message: str
+) -> None:
+    config = tmp_path / "bad.yaml"
+    config.write_text(yaml_text, encoding="utf-8")
+    proc = cli("run", "--once", "--config", str(config), cwd=tmp_path)
+    assert proc.returncode == 2
+    assert message in proc.stderr
+    assert "Traceback" not in proc.stderr

@@ -21,6 +21,7 @@ from services.store.base import ArticleQuery
 from services.store.sqlite import SqliteStore
 from tests.e2e.embedded_support import (
     ARTICLES_IN_GOOD_FEEDS,
+    FEEDS,
     HYBRIDWATCH,
     MK_ARTICLE_URL,
     clean_env,
@@ -41,7 +42,9 @@ def wait_for(what: str, check: Callable[[], Any], proc: subprocess.Popen[str]) -
     last: Exception | None = None
     while time.monotonic() < deadline:
         if proc.poll() is not None:
-            raise AssertionError(f"hybridwatch exited with {proc.returncode} while waiting for {what}")
+            raise AssertionError(
+                f"hybridwatch exited with {proc.returncode} while waiting for {what}"
+            )
         try:
             result = check()
             if result:
@@ -53,7 +56,9 @@ def wait_for(what: str, check: Callable[[], Any], proc: subprocess.Popen[str]) -
 
 
 @pytest.fixture
-def running(tmp_path: Path, feed_server: FeedServer) -> Iterator[tuple[subprocess.Popen[str], str, Path]]:
+def running(
+    tmp_path: Path, feed_server: FeedServer
+) -> Iterator[tuple[subprocess.Popen[str], str, Path]]:
     port = free_port()
     config = write_config(tmp_path, serve_feeds(feed_server), port=port)
     log = (tmp_path / "run.log").open("w")
@@ -152,3 +157,55 @@ def test_port_in_use_is_a_clear_error(tmp_path: Path, feed_server: FeedServer) -
     assert proc.returncode == 1
     assert f"cannot serve the API on 127.0.0.1:{port}" in proc.stderr
     assert "Traceback" not in proc.stderr
+
+
+def test_a_poll_cut_short_by_shutdown_is_fetched_again_on_the_next_start(
+    tmp_path: Path, feed_server: FeedServer
+) -> None:
+    """Nothing fetched is lost: stopping mid-poll exits 0, the next run gets the feed."""
+    sources = serve_feeds(feed_server)
+    body = (FEEDS / "rs-latin.xml").read_bytes()
+    slow_url = feed_server.route("/slow.xml", body=body, delay=120.0)
+    sources = [s for s in sources if s["id"] == "syn-mk"] + [
+        {"id": "syn-slow", "outlet": "Slow", "country": "RS", "feed_url": slow_url}
+    ]
+    config = write_config(tmp_path, sources, port=free_port())
+    proc = subprocess.Popen(
+        [*HYBRIDWATCH, "run", "--no-api", "--config", str(config)],
+        cwd=tmp_path,
+        env=clean_env(),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        wait_for(
+            "the slow feed to be requested", lambda: feed_server.requests_for("/slow.xml"), proc
+        )
+        proc.send_signal(signal.SIGTERM)
+        _, stderr = proc.communicate(timeout=READY_LIMIT)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 0, stderr
+    assert "Traceback" not in stderr
+
+    feed_server.route("/slow.xml", body=body)  # the outlet answers promptly now
+    again = subprocess.run(
+        [*HYBRIDWATCH, "run", "--once", "--config", str(config)],
+        cwd=tmp_path,
+        env=clean_env(),
+        capture_output=True,
+        text=True,
+        timeout=READY_LIMIT,
+        check=False,
+    )
+    assert again.returncode == 0, again.stderr
+    store = SqliteStore.open(tmp_path / "data")
+    try:
+        urls = {h.article.url for h in store.search_articles(ArticleQuery(limit=50))}
+    finally:
+        store.close()
+    assert "https://rs.example.net/vesti/pregovori-pristina" in urls
+    assert MK_ARTICLE_URL in urls

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import gzip
+import itertools
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -35,7 +36,7 @@ def _settings(**ingest: object) -> Settings:
     base: dict[str, object] = {
         "allow_networks": LOCAL,
         "connect_timeout": 2.0,
-        "read_timeout": 0.5,
+        "read_timeout": 2.0,
         "politeness_delay": 0.0,
         "max_redirects": 3,
     }
@@ -61,7 +62,9 @@ class Collector:
 
 
 def _src(sid: str, url: str, country: str = "RS", language: str = "sr") -> SourceConfig:
-    return SourceConfig(id=sid, outlet=sid.upper(), country=country, language=language, feed_url=url)
+    return SourceConfig(
+        id=sid, outlet=sid.upper(), country=country, language=language, feed_url=url
+    )
 
 
 @pytest.fixture
@@ -71,7 +74,9 @@ def state(tmp_path: Path):
     st.close()
 
 
-async def _poll(settings: Settings, sources: list[SourceConfig], state: IngestState, publish: Collector):
+async def _poll(
+    settings: Settings, sources: list[SourceConfig], state: IngestState, publish: Collector
+):
     poller = Poller(settings, sources, state, publish)
     try:
         return await poller.poll_once()
@@ -79,21 +84,44 @@ async def _poll(settings: Settings, sources: list[SourceConfig], state: IngestSt
         await poller.aclose()
 
 
-async def test_broken_feeds_never_stop_the_good_ones(feed_server: FeedServer, state: IngestState) -> None:
+async def test_broken_feeds_never_stop_the_good_ones(
+    feed_server: FeedServer, state: IngestState
+) -> None:
     s = feed_server
     rs = _feed("rs-cyrillic.xml")
     sources = [
         _src("rs", s.route("/rs.xml", body=rs)),
-        _src("mk", s.route("/mk.xml", body=_feed("mk-atom.xml"), content_type="application/atom+xml"), "MK", "mk"),
+        _src(
+            "mk",
+            s.route("/mk.xml", body=_feed("mk-atom.xml"), content_type="application/atom+xml"),
+            "MK",
+            "mk",
+        ),
         _src("hr-gzip", s.route("/hr.xml", body=_feed("hr-latin.xml"), gzip=True), "HR", "hr"),
-        _src("xk", s.route("/xk.xml", body=_feed("sq-kosovo.xml"), content_type="text/xml; charset=windows-1251"), "XK", "sq"),
-        _src("ba-cp1250", s.route("/ba.xml", body=_feed("ba-cp1250-declared-utf8.xml")), "BA", "bs"),
+        _src(
+            "xk",
+            s.route(
+                "/xk.xml",
+                body=_feed("sq-kosovo.xml"),
+                content_type="text/xml; charset=windows-1251",
+            ),
+            "XK",
+            "sq",
+        ),
+        _src(
+            "ba-cp1250", s.route("/ba.xml", body=_feed("ba-cp1250-declared-utf8.xml")), "BA", "bs"
+        ),
         _src("me-illformed", s.route("/me.xml", body=_feed("me-illformed.xml")), "ME", "cnr"),
         _src("http-500", s.route("/500", status=500, body=b"oops", content_type="text/plain")),
-        _src("timeout", s.route("/slow", body=rs, delay=2.0)),
+        _src("timeout", s.route("/slow", body=rs, delay=5.0)),
         _src("laughs", s.route("/laughs.xml", body=_feed("billion-laughs.xml"))),
         _src("xxe", s.route("/xxe.xml", body=_feed("xxe.xml"))),
-        _src("html", s.route("/page", body=_feed("not-a-feed.html"), content_type="text/html; charset=utf-8")),
+        _src(
+            "html",
+            s.route(
+                "/page", body=_feed("not-a-feed.html"), content_type="text/html; charset=utf-8"
+            ),
+        ),
         _src("oversized", s.route("/huge", stream_bytes=3 * 2**20)),
         _src("gzip-bomb", s.route("/bomb", body=b"<rss>" + b" " * (8 * 2**20), gzip=True)),
         _src("cut-transfer", s.route("/cut", body=rs, truncate_at=400)),
@@ -126,7 +154,7 @@ async def test_broken_feeds_never_stop_the_good_ones(feed_server: FeedServer, st
     assert report.sources_ok == 6 and report.sources_failed == len(expected_errors)
 
     by_title = {a.title: a for a in publish.articles}
-    assert len(publish.articles) == report.articles_new == 3 + 2 + 2 + 1 + 1 + 1
+    assert len(publish.articles) == report.articles_new == 3 + 2 + 2 + 1 + 1 + 2
     rs_article = by_title["Влада Србије у Београду о сарадњи са Црном Гором"]
     assert rs_article.url == "https://vesti.example.rs/politika/vlada-srbije"
     assert rs_article.language == "sr-Cyrl" and rs_article.countries == ("ME", "RS")
@@ -140,39 +168,64 @@ async def test_broken_feeds_never_stop_the_good_ones(feed_server: FeedServer, st
     assert by_title["Prva vijest iz Podgorice"].source.country == "ME"
 
     health = {h.id: h for h in state.health(sources)}
-    assert health["rs"].status == "ok" and health["rs"].items_seen == 3 and health["rs"].last_status_code == 200
-    assert health["ba-cp1250"].status == "ok" and "not valid UTF-8" in (health["ba-cp1250"].last_warning or "")
+    assert (
+        health["rs"].status == "ok"
+        and health["rs"].items_seen == 3
+        and health["rs"].last_status_code == 200
+    )
+    assert health["ba-cp1250"].status == "ok" and "not valid UTF-8" in (
+        health["ba-cp1250"].last_warning or ""
+    )
     assert health["xk"].status == "ok" and "windows-1251" in (health["xk"].last_warning or "")
-    assert health["me-illformed"].status == "ok" and "ill-formed XML" in (health["me-illformed"].last_warning or "")
+    assert health["me-illformed"].status == "ok" and "ill-formed XML" in (
+        health["me-illformed"].last_warning or ""
+    )
     for sid in expected_errors:
         h = health[sid]
-        assert h.status == "failing" and h.consecutive_failures == 1 and h.last_error and h.next_poll, h
+        assert (
+            h.status == "failing" and h.consecutive_failures == 1 and h.last_error and h.next_poll
+        ), h
     assert health["http-500"].last_status_code == 500
     assert state.last_report() == report.to_dict()
 
     # Second pass: failures count up (back-off), good feeds publish nothing twice.
     again = await _poll(_settings(max_body_bytes=2 * 2**20), sources, state, publish)
     assert again.articles_new == 0
-    assert {h.id: h.consecutive_failures for h in state.health(sources) if h.status == "failing"} == dict.fromkeys(expected_errors, 2)
-    assert (health_after := {h.id: h for h in state.health(sources)})["http-500"].next_poll > health["http-500"].next_poll
+    assert {
+        h.id: h.consecutive_failures for h in state.health(sources) if h.status == "failing"
+    } == dict.fromkeys(expected_errors, 2)
+    assert (health_after := {h.id: h for h in state.health(sources)})[
+        "http-500"
+    ].next_poll > health["http-500"].next_poll
     assert health_after["rs"].items_seen == 3
 
 
-async def test_conditional_get_sends_validators_and_304_publishes_nothing(feed_server: FeedServer, state: IngestState) -> None:
-    url = feed_server.route("/rss", body=_feed("hr-latin.xml"), etag='"v1"', last_modified="Mon, 23 Nov 2026 10:00:00 GMT")
+async def test_conditional_get_sends_validators_and_304_publishes_nothing(
+    feed_server: FeedServer, state: IngestState
+) -> None:
+    url = feed_server.route(
+        "/rss",
+        body=_feed("hr-latin.xml"),
+        etag='"v1"',
+        last_modified="Mon, 23 Nov 2026 10:00:00 GMT",
+    )
     sources = [_src("hr", url, "HR", "hr")]
     publish = Collector()
     first = await _poll(_settings(), sources, state, publish)
     second = await _poll(_settings(), sources, state, publish)
     assert first.articles_new == 2
-    assert second.outcome("hr").outcome == "not-modified" and second.outcome("hr").status_code == 304
+    assert (
+        second.outcome("hr").outcome == "not-modified" and second.outcome("hr").status_code == 304
+    )
     sent = feed_server.requests_for("/rss")[1].headers
     assert sent["If-None-Match"] == '"v1"'
     assert sent["If-Modified-Since"] == "Mon, 23 Nov 2026 10:00:00 GMT"
     assert len(publish.articles) == 2
 
 
-async def test_same_body_without_validators_is_skipped_by_content_hash(feed_server: FeedServer, state: IngestState) -> None:
+async def test_same_body_without_validators_is_skipped_by_content_hash(
+    feed_server: FeedServer, state: IngestState
+) -> None:
     url = feed_server.route("/rss", body=_feed("sq-kosovo.xml"))
     publish = Collector()
     await _poll(_settings(), [_src("xk", url, "XK", "sq")], state, publish)
@@ -181,7 +234,9 @@ async def test_same_body_without_validators_is_skipped_by_content_hash(feed_serv
     assert len(publish.articles) == 1
 
 
-async def test_changed_feed_publishes_only_the_new_item(feed_server: FeedServer, state: IngestState) -> None:
+async def test_changed_feed_publishes_only_the_new_item(
+    feed_server: FeedServer, state: IngestState
+) -> None:
     body = _feed("sq-kosovo.xml")
     url = feed_server.route("/rss", body=body, etag='"v1"')
     publish = Collector()
@@ -197,14 +252,18 @@ async def test_changed_feed_publishes_only_the_new_item(feed_server: FeedServer,
     assert publish.batches[-1][0].countries == ("AL",)
 
 
-async def test_failed_publish_advances_nothing_so_a_304_cannot_hide_items(feed_server: FeedServer, state: IngestState) -> None:
+async def test_failed_publish_advances_nothing_so_a_304_cannot_hide_items(
+    feed_server: FeedServer, state: IngestState
+) -> None:
     url = feed_server.route("/rss", body=_feed("rs-cyrillic.xml"), etag='"v1"')
     sources = [_src("rs", url)]
     publish = Collector()
     publish.fail_with = ConnectionError("broker unreachable")
     failed = await _poll(_settings(), sources, state, publish)
     assert failed.outcome("rs").outcome == "error"
-    assert "publish failed for 3 article(s): ConnectionError: broker unreachable" in (failed.outcome("rs").error or "")
+    assert "publish failed for 3 article(s): ConnectionError: broker unreachable" in (
+        failed.outcome("rs").error or ""
+    )
     [h] = state.health(sources)
     assert h.status == "failing" and h.items_seen == 0
     assert state.get("rs").etag is None and state.get("rs").content_hash is None
@@ -217,22 +276,29 @@ async def test_failed_publish_advances_nothing_so_a_304_cannot_hide_items(feed_s
     assert state.get("rs").etag == '"v1"'
 
 
-async def test_redirects_are_followed_up_to_the_limit(feed_server: FeedServer, state: IngestState) -> None:
+async def test_redirects_are_followed_up_to_the_limit(
+    feed_server: FeedServer, state: IngestState
+) -> None:
     s = feed_server
     s.route("/final", body=_feed("sq-kosovo.xml"))
     s.route("/r1", status=301, location="/final")
     chain = [f"/c{i}" for i in range(5)]
-    for a, b in zip(chain, chain[1:], strict=False):
+    for a, b in itertools.pairwise(chain):
         s.route(a, status=302, location=b)
     s.route(chain[-1], status=302, location="/final")
-    sources = [_src("one-hop", s.url("/r1"), "XK", "sq"), _src("too-many", s.url("/c0"), "XK", "sq")]
+    sources = [
+        _src("one-hop", s.url("/r1"), "XK", "sq"),
+        _src("too-many", s.url("/c0"), "XK", "sq"),
+    ]
     report = await _poll(_settings(max_redirects=3), sources, state, Collector())
     assert report.outcome("one-hop").outcome == "new"
     assert report.outcome("too-many").outcome == "error"
     assert "too many redirects" in (report.outcome("too-many").error or "")
 
 
-async def test_loopback_feed_is_refused_without_allow_networks(feed_server: FeedServer, state: IngestState) -> None:
+async def test_loopback_feed_is_refused_without_allow_networks(
+    feed_server: FeedServer, state: IngestState
+) -> None:
     url = feed_server.route("/rss", body=_feed("sq-kosovo.xml"))
     report = await _poll(_settings(allow_networks=()), [_src("local", url)], state, Collector())
     assert report.outcome("local").outcome == "error"
@@ -240,7 +306,9 @@ async def test_loopback_feed_is_refused_without_allow_networks(feed_server: Feed
     assert feed_server.requests_for("/rss") == []  # never contacted
 
 
-async def test_redirect_to_an_internal_address_is_refused(feed_server: FeedServer, state: IngestState) -> None:
+async def test_redirect_to_an_internal_address_is_refused(
+    feed_server: FeedServer, state: IngestState
+) -> None:
     # 127.0.0.1 is allowed for the test server itself; the redirect goes to 10.0.0.1.
     url = feed_server.route("/r", status=302, location="http://10.0.0.1/latest.xml")
     report = await _poll(_settings(), [_src("evil", url)], state, Collector())
@@ -267,7 +335,9 @@ async def test_run_polls_then_stops_cleanly(feed_server: FeedServer, state: Inge
     assert state.health()[0].status == "ok"
 
 
-async def test_stop_during_fetch_abandons_the_poll_before_publish(feed_server: FeedServer, state: IngestState) -> None:
+async def test_stop_during_fetch_abandons_the_poll_before_publish(
+    feed_server: FeedServer, state: IngestState
+) -> None:
     url = feed_server.route("/rss", body=_feed("rs-cyrillic.xml"), delay=0.3)
     publish = Collector()
     poller = Poller(_settings(read_timeout=5.0), [_src("rs", url)], state, publish)
@@ -286,3 +356,22 @@ async def test_stop_during_fetch_abandons_the_poll_before_publish(feed_server: F
 def test_route_fields_can_be_combined() -> None:
     route = Route(body=gzip.compress(b"x"), status=200)
     assert route.status == 200 and route.handler is None
+
+
+async def test_parse_in_worker_processes_dedups_against_the_same_seen_store(feed_server: FeedServer, state: IngestState) -> None:
+    body = _feed("rs-cyrillic.xml")
+    url = feed_server.route("/rss", body=body)
+    publish = Collector()
+    settings = _settings(parse_processes=1)
+    poller = Poller(settings, [_src("rs", url)], state, publish)
+    try:
+        first = await poller.poll_once()
+        # Same items plus whitespace: a new body hash, so it is parsed again in the worker.
+        feed_server.route("/rss", body=body + b"\n")
+        second = await poller.poll_once()
+    finally:
+        await poller.aclose()
+    assert first.outcome("rs").articles_new == 3
+    assert second.outcome("rs").outcome == "no-new-items"
+    assert second.outcome("rs").articles_seen_before == 3
+    assert len(publish.articles) == 3

@@ -57,7 +57,7 @@ def _fold_mappings() -> list[str]:
 def _escape(text: str) -> str:
     """Spell every character as a \\uXXXX escape, which the mapping syntax decodes, so
     spaces, quotes and invisible characters survive the rule parser unchanged."""
-    return "".join("\\u%04x" % ord(c) for c in text)
+    return "".join("\\u" + format(ord(c), "04x") for c in text)
 
 
 ANALYSIS: dict[str, Any] = {
@@ -176,7 +176,9 @@ ALERT_MAPPING: dict[str, Any] = {
 MAPPINGS = {"articles": ARTICLE_MAPPING, "signals": SIGNAL_MAPPING, "alerts": ALERT_MAPPING}
 
 
-def index_templates(prefix: str, engine: str, policy: str | None = None) -> dict[str, dict[str, Any]]:
+def index_templates(
+    prefix: str, engine: str, policy: str | None = None
+) -> dict[str, dict[str, Any]]:
     """Composable index templates (`PUT _index_template/<name>`) for every kind.
 
     Both engines take the same body; the only engine-specific line is the ILM policy
@@ -226,7 +228,10 @@ def ism_policy(prefix: str) -> dict[str, Any]:
                     "name": "hot",
                     "actions": [],
                     "transitions": [
-                        {"state_name": "delete", "conditions": {"min_index_age": f"{RETENTION_DAYS}d"}}
+                        {
+                            "state_name": "delete",
+                            "conditions": {"min_index_age": f"{RETENTION_DAYS}d"},
+                        }
                     ],
                 },
                 {"name": "delete", "actions": [{"delete": {}}], "transitions": []},

@@ -29,10 +29,11 @@ SEVERITIES = ("low", "medium", "high", "critical")
 BASE = datetime(2018, 9, 1, tzinfo=UTC)
 
 
-def make_articles(n: int, seed: int = 7, words: int = 40) -> list[Article]:
+def make_articles(n: int, seed: int = 7, words: int = 40, first: int = 0) -> list[Article]:
+    """Articles number `first` .. `first + n - 1` (ids depend on the number only)."""
     rng = random.Random(seed)
     out: list[Article] = []
-    for i in range(n):
+    for i in range(first, first + n):
         country = COUNTRIES[i % len(COUNTRIES)]
         title = " ".join(rng.choice(WORDS) for _ in range(6))
         text = " ".join(rng.choice(WORDS) for _ in range(words)) + f". Synthetic item {i}."
@@ -49,7 +50,13 @@ def make_articles(n: int, seed: int = 7, words: int = 40) -> list[Article]:
                 published=published,
                 fetched=published + timedelta(seconds=30),
                 language="sr" if i % 3 else "en",
-                source=Source(id=f"synthetic-{country.lower()}", outlet=f"Synthetic {country}", domain="synthetic.example", country=country, tags=("synthetic",)),
+                source=Source(
+                    id=f"synthetic-{country.lower()}",
+                    outlet=f"Synthetic {country}",
+                    domain="synthetic.example",
+                    country=country,
+                    tags=("synthetic",),
+                ),
                 countries=(country,),
                 text_latn=fold(title + "\n" + text),
             )
@@ -75,7 +82,11 @@ def make_signals(articles: list[Article], seed: int = 11) -> list[Signal]:
                     narrative=narrative,
                     severity=rng.choice(SEVERITIES),
                     score=round(rng.random(), 3),
-                    evidence=(Evidence(field="title", start=0, end=len(span), text=span, rule="synthetic"),),
+                    evidence=(
+                        Evidence(
+                            field="title", start=0, end=len(span), text=span, rule="synthetic"
+                        ),
+                    ),
                     event_time=a.published,
                     details={"synthetic": True, "k": key},
                 )

@@ -7,13 +7,16 @@ dashboard aggregations for a battery of queries. Equality is on the full output
 
 from __future__ import annotations
 
+import uuid
+from collections.abc import Iterator
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import pytest
 
+from hybridwatch.config import StoreSettings
 from services.store.base import ArticleQuery, SignalQuery
+from services.store.search_engine import SearchEngineStore
 from services.store.sqlite import SqliteStore
 from tests.integration.search.synthetic import make_articles, make_signals
 
@@ -44,8 +47,14 @@ ARTICLE_QUERIES = [
     ArticleQuery(narrative="anti-nato", detector="narrative", country="BA", limit=500),
     ArticleQuery(flagged_only=True, limit=500),
     ArticleQuery(flagged_only=True, limit=10, offset=25),
-    ArticleQuery(since=datetime(2018, 9, 2, 6, tzinfo=UTC), until=datetime(2018, 9, 3, 12, 3, tzinfo=UTC), limit=500),
-    ArticleQuery(since=datetime(2018, 9, 2, tzinfo=UTC), text="kosovo", detector="watchlist", limit=500),
+    ArticleQuery(
+        since=datetime(2018, 9, 2, 6, tzinfo=UTC),
+        until=datetime(2018, 9, 3, 12, 3, tzinfo=UTC),
+        limit=500,
+    ),
+    ArticleQuery(
+        since=datetime(2018, 9, 2, tzinfo=UTC), text="kosovo", detector="watchlist", limit=500
+    ),
 ]
 
 SIGNAL_QUERIES = [
@@ -54,23 +63,36 @@ SIGNAL_QUERIES = [
     SignalQuery(country="rs", limit=1000),
     SignalQuery(detector="coordination", severity="high", limit=1000),
     SignalQuery(narrative="kosovo-status", limit=1000),
-    SignalQuery(since=datetime(2018, 9, 3, tzinfo=UTC), until=datetime(2018, 9, 5, tzinfo=UTC), limit=1000),
+    SignalQuery(
+        since=datetime(2018, 9, 3, tzinfo=UTC), until=datetime(2018, 9, 5, tzinfo=UTC), limit=1000
+    ),
 ]
 
 
-@pytest.fixture
-def both_stores(engine_store: Any, tmp_path: Path) -> tuple[Any, Any]:
+@pytest.fixture(scope="module")
+def both_stores(
+    search_url: str, search_kind: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[tuple[Any, Any]]:
+    """Both stores loaded once for the module (the queries only read)."""
     articles = make_articles(400)
     signals = make_signals(articles)
-    sqlite = SqliteStore.open(tmp_path)
-    for store in (sqlite, engine_store):
-        # written twice: a replay must not duplicate anything
-        for _ in range(2):
-            store.put_articles(articles)
-            store.put_signals(signals)
-    engine_store.refresh()
-    yield sqlite, engine_store
-    sqlite.close()
+    sqlite = SqliteStore.open(tmp_path_factory.mktemp("parity-sqlite"))
+    settings = StoreSettings(
+        kind=search_kind, url=search_url, index_prefix=f"hwt-{uuid.uuid4().hex[:10]}-"
+    )  # type: ignore[arg-type]
+    engine = SearchEngineStore.open(settings)
+    try:
+        for store in (sqlite, engine):
+            # written twice: a replay must not duplicate anything
+            for _ in range(2):
+                store.put_articles(articles)
+                store.put_signals(signals)
+        engine.refresh()
+        yield sqlite, engine
+    finally:
+        sqlite.close()
+        engine.drop_all()
+        engine.close()
 
 
 def test_article_counts_agree_and_replays_do_not_duplicate(both_stores: tuple[Any, Any]) -> None:
@@ -79,7 +101,9 @@ def test_article_counts_agree_and_replays_do_not_duplicate(both_stores: tuple[An
 
 
 @pytest.mark.parametrize("query", ARTICLE_QUERIES, ids=lambda q: repr(q)[12:90])
-def test_search_articles_gives_the_same_hits_in_the_same_order(both_stores: tuple[Any, Any], query: ArticleQuery) -> None:
+def test_search_articles_gives_the_same_hits_in_the_same_order(
+    both_stores: tuple[Any, Any], query: ArticleQuery
+) -> None:
     sqlite, engine = both_stores
     want = [h.to_dict() for h in sqlite.search_articles(query)]
     got = [h.to_dict() for h in engine.search_articles(query)]
@@ -102,7 +126,9 @@ def test_cyrillic_and_latin_queries_find_the_same_articles(both_stores: tuple[An
 
 
 @pytest.mark.parametrize("query", SIGNAL_QUERIES, ids=lambda q: repr(q)[11:90])
-def test_get_signals_gives_the_same_signals_in_the_same_order(both_stores: tuple[Any, Any], query: SignalQuery) -> None:
+def test_get_signals_gives_the_same_signals_in_the_same_order(
+    both_stores: tuple[Any, Any], query: SignalQuery
+) -> None:
     sqlite, engine = both_stores
     want = [s.to_dict() for s in sqlite.get_signals(query)]
     got = [s.to_dict() for s in engine.get_signals(query)]
@@ -113,10 +139,16 @@ def test_get_signals_gives_the_same_signals_in_the_same_order(both_stores: tuple
 @pytest.mark.parametrize("by", ["country", "detector", "narrative", "severity", "day"])
 @pytest.mark.parametrize(
     "query",
-    [SignalQuery(), SignalQuery(country="MK"), SignalQuery(severity="critical", since=datetime(2018, 9, 4, tzinfo=UTC))],
+    [
+        SignalQuery(),
+        SignalQuery(country="MK"),
+        SignalQuery(severity="critical", since=datetime(2018, 9, 4, tzinfo=UTC)),
+    ],
     ids=["all", "MK", "critical-since"],
 )
-def test_dashboard_aggregations_agree(both_stores: tuple[Any, Any], query: SignalQuery, by: str) -> None:
+def test_dashboard_aggregations_agree(
+    both_stores: tuple[Any, Any], query: SignalQuery, by: str
+) -> None:
     sqlite, engine = both_stores
     want = sqlite.count_signals(query, by)
     assert want

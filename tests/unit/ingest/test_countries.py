@@ -26,6 +26,8 @@ def test_country_names_and_capitals_are_found(text: str, expected: tuple[str, ..
     assert countries_mentioned(text) == expected
 
 
-@pytest.mark.parametrize("text", ["srpski jezik i kultura", "tiranin je pao", "Bosch i Pristanište", ""])
+@pytest.mark.parametrize(
+    "text", ["srpski jezik i kultura", "tiranin je pao", "Bosch i Pristanište", ""]
+)
 def test_near_misses_are_not_mentions(text: str) -> None:
     assert countries_mentioned(text) == ()

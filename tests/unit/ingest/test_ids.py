@@ -39,7 +39,9 @@ def test_guid_is_the_identity_when_there_is_no_link() -> None:
 
 
 def test_permalink_guid_serves_as_url_when_link_is_missing() -> None:
-    article_id, url = article_id_and_url(_entry(None, guid="https://vesti.example.rs/y?utm_term=z"), FEED)
+    article_id, url = article_id_and_url(
+        _entry(None, guid="https://vesti.example.rs/y?utm_term=z"), FEED
+    )
     assert url == "https://vesti.example.rs/y"
     assert article_id == Article.make_id("https://vesti.example.rs/y")
 

@@ -22,7 +22,9 @@ def test_clear_cases_are_detected(text: str, configured: str, expected: str) -> 
 
 
 def test_macedonian_letters_decide_even_if_the_source_is_serbian() -> None:
-    assert detect_language("Премиерот денес рече дека ќе ги пречека гостите во Скопје.", "sr") == "mk"
+    assert (
+        detect_language("Премиерот денес рече дека ќе ги пречека гостите во Скопје.", "sr") == "mk"
+    )
 
 
 def test_serbian_only_letters_decide_against_a_macedonian_source() -> None:

@@ -10,16 +10,34 @@ from ingest.normalise import FUTURE_TOLERANCE, html_to_text, normalise, publicat
 from ingest.parse import RawEntry
 
 NOW = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
-SR = SourceConfig(id="rts", outlet="RTS", country="RS", language="sr", feed_url="https://www.rts.rs/rss", tags=("public-broadcaster",))
-MK = SourceConfig(id="mia", outlet="MIA", country="MK", language="mk", feed_url="https://mia.mk/mk/rss")
+SR = SourceConfig(
+    id="rts",
+    outlet="RTS",
+    country="RS",
+    language="sr",
+    feed_url="https://www.rts.rs/rss",
+    tags=("public-broadcaster",),
+)
+MK = SourceConfig(
+    id="mia", outlet="MIA", country="MK", language="mk", feed_url="https://mia.mk/mk/rss"
+)
 
 
 def _entry(title: str, content: str = "", published: datetime | None = None) -> RawEntry:
-    return RawEntry(guid=None, link="https://www.rts.rs/a/1", title=title, content=content, published=published, has_date=published is not None)
+    return RawEntry(
+        guid=None,
+        link="https://www.rts.rs/a/1",
+        title=title,
+        content=content,
+        published=published,
+        has_date=published is not None,
+    )
 
 
 def test_html_becomes_plain_text_with_lines_for_blocks_and_no_scripts() -> None:
-    text = html_to_text("<p>Prvi &amp; <b>drugi</b></p><p>Treći<br>red</p><script>evil()</script><style>p{}</style>")
+    text = html_to_text(
+        "<p>Prvi &amp; <b>drugi</b></p><p>Treći<br>red</p><script>evil()</script><style>p{}</style>"
+    )
     assert text == "Prvi & drugi\nTreći\nred"
 
 
@@ -50,13 +68,20 @@ def test_macedonian_letters_fold_to_their_latin_digraphs() -> None:
 
 
 def test_latin_diacritics_fold_so_every_spelling_matches() -> None:
-    assert fold("Priština Đakovica Shqipëri Çamëri") == fold("Приштина Ђаковица") + " shqiperi camer" + "i"
+    assert (
+        fold("Priština Đakovica Shqipëri Çamëri")
+        == fold("Приштина Ђаковица") + " shqiperi camer" + "i"
+    )
 
 
 def test_article_carries_source_language_countries_and_utc_time() -> None:
     published = datetime(2026, 11, 23, 8, 30, tzinfo=UTC)
     article = normalise(
-        _entry("Влада Србије о разговорима у Приштини", "Министар је разговарао о сарадњи са Црном Гором.", published),
+        _entry(
+            "Влада Србије о разговорима у Приштини",
+            "Министар је разговарао о сарадњи са Црном Гором.",
+            published,
+        ),
         SR,
         NOW,
     )

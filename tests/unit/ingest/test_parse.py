@@ -13,7 +13,9 @@ FEEDS = Path(__file__).resolve().parents[2] / "fixtures" / "feeds"
 
 
 def test_rss_items_come_with_links_guids_and_utc_dates() -> None:
-    feed = parse_feed((FEEDS / "rs-cyrillic.xml").read_bytes(), "application/rss+xml; charset=utf-8")
+    feed = parse_feed(
+        (FEEDS / "rs-cyrillic.xml").read_bytes(), "application/rss+xml; charset=utf-8"
+    )
     assert feed.version == "rss20"
     assert [e.guid for e in feed.entries] == ["rs-0001", "rs-0002", "rs-0003"]
     assert feed.entries[0].published == datetime(2026, 11, 23, 7, 30, tzinfo=UTC)
@@ -60,7 +62,9 @@ def test_html_page_is_not_a_feed_and_says_what_the_server_sent() -> None:
 
 
 def test_lying_charset_feed_is_parsed_with_correct_letters_and_a_warning() -> None:
-    feed = parse_feed((FEEDS / "ba-cp1250-declared-utf8.xml").read_bytes(), "application/rss+xml; charset=utf-8")
+    feed = parse_feed(
+        (FEEDS / "ba-cp1250-declared-utf8.xml").read_bytes(), "application/rss+xml; charset=utf-8"
+    )
     assert feed.entries[0].title == "Vijeće ministara u Sarajevu: šta čeka građane"
     assert feed.encoding == "windows-1250"
     assert feed.warnings

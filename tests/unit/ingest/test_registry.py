@@ -15,7 +15,9 @@ ROOT = Path(__file__).resolve().parents[3]
 
 
 def _build_module():  # scripts/ is not a package
-    spec = importlib.util.spec_from_file_location("build_sources", ROOT / "scripts" / "build_sources.py")
+    spec = importlib.util.spec_from_file_location(
+        "build_sources", ROOT / "scripts" / "build_sources.py"
+    )
     assert spec and spec.loader
     mod = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(mod)
@@ -49,7 +51,9 @@ def _write_csv(path: Path, header: list[str], rows: list[list[str]]) -> None:
         w.writerows(rows)
 
 
-def test_build_is_deterministic_dedupes_domains_and_prefers_general_https_feeds(tmp_path: Path) -> None:
+def test_build_is_deterministic_dedupes_domains_and_prefers_general_https_feeds(
+    tmp_path: Path,
+) -> None:
     # Synthetic input rows in the shape of balkan-feeds.csv.
     feeds = tmp_path / "feeds.csv"
     watch = tmp_path / "watch.csv"
@@ -62,7 +66,11 @@ def test_build_is_deterministic_dedupes_domains_and_prefers_general_https_feeds(
         ["AL", "Lajme EN", "lajme.al", "https://lajme.al/en/feed/", "sq", "d/e:f@2"],
         ["DE", "Elsewhere", "example.de", "https://example.de/feed/", "de", "g/h:i@3"],
     ])  # fmt: skip
-    _write_csv(watch, ["outlet", "domain", "country", "why_listed", "source_repo_path"], [["Primer", "primer.rs", "RS", "x", "y"]])
+    _write_csv(
+        watch,
+        ["outlet", "domain", "country", "why_listed", "source_repo_path"],
+        [["Primer", "primer.rs", "RS", "x", "y"]],
+    )
     mod = _build_module()
     first, notes = mod.build(feeds, watch)
     again, _ = mod.build(feeds, watch)
@@ -76,4 +84,7 @@ def test_build_is_deterministic_dedupes_domains_and_prefers_general_https_feeds(
     assert first[1]["tags"] == ["watchlist"]
     out = tmp_path / "sources.yaml"
     out.write_text(mod.render(first), encoding="utf-8")
-    assert load_sources(load_settings(environ={}, overrides={"sources_file": str(out)}))[2].id == "primer.rs-politika"
+    assert (
+        load_sources(load_settings(environ={}, overrides={"sources_file": str(out)}))[2].id
+        == "primer.rs-politika"
+    )

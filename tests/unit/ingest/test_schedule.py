@@ -19,7 +19,9 @@ def test_jitter_is_deterministic_per_source() -> None:
 
 
 def test_feeds_that_rarely_change_slow_down_up_to_eight_times() -> None:
-    delays = [success_delay("x", 900, streak, S) / success_delay("x", 900, 0, S) for streak in range(8)]
+    delays = [
+        success_delay("x", 900, streak, S) / success_delay("x", 900, 0, S) for streak in range(8)
+    ]
     assert delays[:3] == [1, 1, 1]
     assert delays[3:] == [2, 4, 8, 8, 8]
 

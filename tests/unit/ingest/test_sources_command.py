@@ -25,13 +25,23 @@ def _config(tmp_path: Path) -> Path:
         encoding="utf-8",
     )
     state = IngestState.open(tmp_path / "data")
-    state.record_success("ok.rs", at=T0, next_poll=T0, status_code=200, published_ids=["a", "b", "c"])
-    state.record_failure("bad.mk", at=T0, error="HTTP 503 Service Unavailable from https://bad.example.mk/feed", next_poll=T0, status_code=503)
+    state.record_success(
+        "ok.rs", at=T0, next_poll=T0, status_code=200, published_ids=["a", "b", "c"]
+    )
+    state.record_failure(
+        "bad.mk",
+        at=T0,
+        error="HTTP 503 Service Unavailable from https://bad.example.mk/feed",
+        next_poll=T0,
+        status_code=503,
+    )
     state.close()
     return cfg
 
 
-def test_json_prints_one_health_object_per_configured_source(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_json_prints_one_health_object_per_configured_source(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     cfg = _config(tmp_path)
     assert main(["sources", "--config", str(cfg), "--json"]) == 0
     rows = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
@@ -41,7 +51,9 @@ def test_json_prints_one_health_object_per_configured_source(tmp_path: Path, cap
     assert rows[1]["last_error"].startswith("HTTP 503")
 
 
-def test_table_shows_status_and_error_per_source(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_table_shows_status_and_error_per_source(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     cfg = _config(tmp_path)
     assert main(["sources", "--config", str(cfg)]) == 0
     out = capsys.readouterr().out

@@ -38,7 +38,9 @@ def test_entity_hidden_after_markup_in_the_internal_subset_is_still_found() -> N
 
 
 def test_utf16_document_with_entities_is_refused() -> None:
-    body = '<?xml version="1.0" encoding="utf-16"?><!DOCTYPE r [<!ENTITY a "b">]><r>&a;</r>'.encode("utf-16")
+    body = '<?xml version="1.0" encoding="utf-16"?><!DOCTYPE r [<!ENTITY a "b">]><r>&a;</r>'.encode(
+        "utf-16"
+    )
     with pytest.raises(UnsafeXml):
         check_xml(body)
 

@@ -17,8 +17,9 @@ def test_example_config_mentions_every_settings_key() -> None:
     import yaml
 
     tree = yaml.safe_load(EXAMPLE.read_text("utf-8"))
-    assert set(tree) == set(Settings.model_fields)
+    missing = sorted(set(Settings.model_fields) - set(tree))
     for name, field in Settings.model_fields.items():
         sub = field.annotation
-        if isinstance(sub, type) and hasattr(sub, "model_fields"):
-            assert set(tree[name]) == set(sub.model_fields), name
+        if isinstance(sub, type) and hasattr(sub, "model_fields") and name in tree:
+            missing += [f"{name}.{k}" for k in sorted(set(sub.model_fields) - set(tree[name]))]
+    assert not missing, f"add these keys with their defaults to {EXAMPLE.name}: {missing}"

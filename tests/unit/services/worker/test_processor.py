@@ -41,8 +41,12 @@ class CountingDetector(Detector):
         return [
             Signal(
                 id=Signal.make_id(a.id, self.name, None, str(n)),
-                article_id=a.id, detector=self.name, country=a.source.country,
-                severity="low", score=0.1, event_time=a.published,
+                article_id=a.id,
+                detector=self.name,
+                country=a.source.country,
+                severity="low",
+                score=0.1,
+                event_time=a.published,
             )
         ]
 
@@ -71,7 +75,9 @@ def _records(n: int, start_offset: int = 0, partition: int = 0) -> list[Incoming
     out = []
     for i, a in enumerate(synthetic_articles(n, countries=("MK",))):
         r = encode(a)
-        out.append(Incoming(TOPICS.articles, partition, start_offset + i, r.key, r.value, r.headers))
+        out.append(
+            Incoming(TOPICS.articles, partition, start_offset + i, r.key, r.value, r.headers)
+        )
     return out
 
 
@@ -138,7 +144,9 @@ async def test_failed_sends_are_retried_with_an_attempt_header() -> None:
 
 async def test_state_is_not_written_when_signals_are_never_acknowledged() -> None:
     table: dict[str, Any] = {}
-    proc = BatchProcessor(_suite(), table, TOPICS, Sink(fail_first=100).send, max_send_attempts=2, send_backoff=0)
+    proc = BatchProcessor(
+        _suite(), table, TOPICS, Sink(fail_first=100).send, max_send_attempts=2, send_backoff=0
+    )
     with pytest.raises(RuntimeError, match="not acknowledged after 2 attempts"):
         await proc.process(_records(2))
     assert table == {}

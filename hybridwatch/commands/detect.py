@@ -1,0 +1,85 @@
+"""`hybridwatch detect`: JSONL articles in, one JSONL result per input line out.
+
+The batch contract (DESIGN.md): each input line is an Article (only `id`, `title`
+and `text` required; defaults in hybridwatch/commands/batch.py); each output line
+is {"article_id", "flagged", "risk", "signals"} in input order. A malformed line
+is reported on stderr with its line number and written as {"line": N, "error": ...}
+so output line N always answers input line N; the run goes on. The exit status is
+0 unless the input (or output) cannot be opened. Stateful detectors share one
+state for the whole run, so the file is processed like a replayed stream.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from contextlib import ExitStack
+from typing import IO, Any
+
+from hybridwatch.commands.batch import RecordError, article_from_record
+from hybridwatch.config import Settings
+
+
+def build_suite(settings: Settings, extra_options: dict[str, dict[str, Any]] | None = None) -> Any:
+    from detectors.pipeline import DetectorSuite
+
+    options = {k: dict(v) for k, v in settings.detectors.options.items()}
+    for name, opts in (extra_options or {}).items():
+        options.setdefault(name, {}).update(opts)
+    return DetectorSuite.from_config(
+        settings.detectors.enabled, options, settings.detectors.flag_threshold
+    )
+
+
+def _open_in(path: str, stack: ExitStack) -> IO[str]:
+    if path == "-":
+        return sys.stdin
+    return stack.enter_context(open(path, encoding="utf-8"))  # noqa: SIM115
+
+
+def _open_out(path: str, stack: ExitStack) -> IO[str]:
+    if path == "-":
+        return sys.stdout
+    return stack.enter_context(open(path, "w", encoding="utf-8"))  # noqa: SIM115
+
+
+def run(lines: IO[str], out: IO[str], err: IO[str], suite: Any) -> tuple[int, int]:
+    """Process every line; returns (articles processed, malformed lines)."""
+    state: dict[str, Any] = {}
+    ok = bad = 0
+    for n, line in enumerate(lines, 1):
+        try:
+            try:
+                record = json.loads(line)
+            except json.JSONDecodeError as e:
+                raise RecordError(f"not valid JSON: {e.msg} at column {e.colno}") from e
+            article = article_from_record(record)
+        except RecordError as e:
+            bad += 1
+            print(f"hybridwatch detect: line {n}: {e}", file=err)
+            out.write(json.dumps({"line": n, "error": str(e)}, ensure_ascii=False) + "\n")
+            continue
+        result = suite.process(article, state)
+        out.write(json.dumps(result.to_dict(), ensure_ascii=False) + "\n")
+        ok += 1
+    return ok, bad
+
+
+def main(args: argparse.Namespace, settings: Settings) -> int:
+    suite = build_suite(settings)
+    with ExitStack() as stack:
+        try:
+            src = _open_in(args.input, stack)
+        except OSError as e:
+            print(f"hybridwatch detect: cannot open input {args.input}: {e.strerror}", file=sys.stderr)
+            return 1
+        try:
+            dst = _open_out(args.output, stack)
+        except OSError as e:
+            print(f"hybridwatch detect: cannot open output {args.output}: {e.strerror}", file=sys.stderr)
+            return 1
+        ok, bad = run(src, dst, sys.stderr, suite)
+    if bad:
+        print(f"hybridwatch detect: {ok} articles processed, {bad} malformed line(s)", file=sys.stderr)
+    return 0

@@ -1,0 +1,197 @@
+"""`hybridwatch eval`: run the detector suite on labelled JSONL and print the metrics.
+
+Records need `id`, `text` and `label` (`disinfo`, `disproof` or `neutral`). How a
+record becomes an article, and why:
+
+* EUvsDisinfo records (they carry `case_id`) are judged on their `text` only: their
+  `title` is the case's claim title, shared by the disinfo *and* the disproof record
+  of the case, so using it would hand the claim to its own fact-check.
+  Other records use their `title` too, unless it merely repeats the text.
+* Language: a string `language` field is taken as is (Serbian gets its script);
+  otherwise (EUvsDisinfo's `language` is the list of *audience* languages, while
+  titles, summaries and disproofs are English) the text's language is detected
+  with py3langid plus Cyrillic letter checks (ingest/language.py), using the
+  audience language as a hint only when there is exactly one regional one.
+* Countries (per-country breakdown): `wb_countries`, else `countries`.
+* Known-claim matching runs leave-one-case-out (`exclude_same_case`): a record may
+  not match a claim of its own case, which would be leakage since the index is
+  built from this very data. Figures are printed with and without claim matching.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+from hybridwatch.commands.batch import RecordError, article_from_record, country_codes
+from hybridwatch.commands.detect import build_suite
+from hybridwatch.config import Settings
+from hybridwatch.events import WESTERN_BALKANS, Article, Signal
+from hybridwatch.textfold import cyrillic_share
+
+LABELS = ("disinfo", "disproof", "neutral")
+AUDIENCE = {
+    "Serbian": "sr",
+    "Bosnian": "bs",
+    "Croatian": "hr",
+    "Macedonian": "mk",
+    "Montenegrin": "cnr",
+    "Albanian": "sq",
+    "English": "en",
+}
+
+
+def record_language(record: dict[str, Any]) -> str:
+    text = str(record.get("text") or "")
+    lang = record.get("language")
+    if isinstance(lang, str) and lang:
+        if lang == "sr":
+            return "sr-Cyrl" if cyrillic_share(text) >= 0.5 else "sr-Latn"
+        return lang
+    from ingest.language import detect_language
+
+    hints = {AUDIENCE[x] for x in lang or [] if x in AUDIENCE} if isinstance(lang, list) else set()
+    hint = hints.pop() if len(hints) == 1 else "und"
+    return detect_language(text, hint)
+
+
+def to_article(record: dict[str, Any]) -> Article:
+    text = record.get("text") or ""
+    title = record.get("title") or ""
+    if "case_id" in record or title.strip() == str(text).strip():
+        title = ""
+    rec = dict(record)
+    rec.setdefault("title", title)
+    rec["countries"] = record.get("wb_countries") or record.get("countries") or []
+    rec.pop("language", None)
+    return article_from_record(rec, title=title)
+
+
+def read_records(paths: Sequence[str]) -> tuple[list[dict[str, Any]], list[str]]:
+    records: list[dict[str, Any]] = []
+    problems: list[str] = []
+    for path in paths:
+        with open(path, encoding="utf-8") as fh:
+            for n, line in enumerate(fh, 1):
+                if not line.strip():
+                    continue
+                try:
+                    rec = json.loads(line)
+                except json.JSONDecodeError as e:
+                    problems.append(f"{path}:{n}: not valid JSON: {e.msg}")
+                    continue
+                if not isinstance(rec, dict) or rec.get("label") not in LABELS:
+                    got = rec.get("label") if isinstance(rec, dict) else rec
+                    problems.append(f"{path}:{n}: label must be one of {', '.join(LABELS)}, got {got!r}")
+                    continue
+                rec["_where"] = f"{path}:{n}"
+                records.append(rec)
+    return records, problems
+
+
+def evaluate(
+    records: list[dict[str, Any]], settings: Settings
+) -> tuple[dict[str, Any], list[str]]:
+    from detectors.evaluation import Outcome, report
+    from detectors.scoring import combine_risk
+
+    suite = build_suite(settings, {"claims": {"exclude_same_case": True}})
+    threshold = settings.detectors.flag_threshold
+    state: dict[str, Any] = {}
+    variants: dict[str, list[Outcome]] = {"full": [], "without_claims": []}
+    problems: list[str] = []
+    for rec in records:
+        try:
+            article = to_article(rec)
+        except RecordError as e:
+            problems.append(f"{rec['_where']}: {e}")
+            continue
+        det = suite.process(article, state)
+        lang = record_language(rec)
+        countries = tuple(
+            c
+            for c in country_codes(rec.get("wb_countries") or rec.get("countries") or [])
+            if c in WESTERN_BALKANS
+        )
+        no_claims: list[Signal] = [s for s in det.signals if s.detector != "claims"]
+        for name, risk in (("full", det.risk), ("without_claims", combine_risk(no_claims))):
+            variants[name].append(
+                Outcome(article.id, rec["label"], risk >= threshold, lang, countries, risk)
+            )
+    detectors = [d.name for d in suite.detectors]
+    out: dict[str, Any] = {
+        "records": len(records),
+        "threshold": threshold,
+        "detectors": detectors,
+        "claims": "leave-one-case-out" if "claims" in detectors else "disabled",
+        "variants": {name: report(outs) for name, outs in variants.items()},
+        "misclassified": [
+            {"id": o.id, "label": o.label, "language": o.language, "risk": round(o.risk, 4)}
+            for o in variants["full"]
+            if not o.correct
+        ],
+    }
+    return out, problems
+
+
+def _fmt(x: float | None) -> str:
+    return "  n/a" if x is None else f"{x:.3f}"
+
+
+def render(result: dict[str, Any]) -> str:
+    lines = [
+        f"records: {result['records']}  threshold: {result['threshold']}  "
+        f"claim matching: {result['claims']}",
+        f"detectors: {', '.join(result['detectors'])}",
+    ]
+    for name, rep in result["variants"].items():
+        o = rep["overall"]
+        lines += [
+            "",
+            f"== {name.replace('_', ' ')}",
+            f"precision {_fmt(o['precision'])}  recall {_fmt(o['recall'])}  F1 {_fmt(o['f1'])}  "
+            f"false-flag rate {_fmt(o['false_flag_rate'])}  "
+            f"language-balanced accuracy {_fmt(rep['language_balanced_accuracy'])}",
+            "confusion (gold label: flagged / not flagged):",
+        ]
+        for label, row in rep["confusion"].items():
+            lines.append(f"  {label:<9} {row['flagged']:>5} / {row['not_flagged']:<5}")
+        for title, key in (("per language", "per_language"), ("per country", "per_country")):
+            lines.append(f"{title}:            n  disinfo  recall  negatives  false-flags")
+            for k, v in rep[key].items():
+                lines.append(
+                    f"  {k:<14} {v['n']:>5} {v['disinfo']:>8}  {_fmt(v['recall'])}"
+                    f" {v['negatives']:>10}  {_fmt(v['false_flags'])}"
+                )
+        lines.append("cells (label/language: correct/n, * = counted, n >= 5):")
+        lines.append(
+            "  "
+            + "  ".join(
+                f"{k} {c['correct']}/{c['n']}{'*' if c['counted'] else ''}"
+                for k, c in rep["cells"].items()
+            )
+        )
+        met = rep["targets_met"]
+        lines.append("targets: " + "  ".join(f"{k} {'met' if v else 'NOT met'}" for k, v in met.items()))
+    return "\n".join(lines)
+
+
+def main(args: argparse.Namespace, settings: Settings) -> int:
+    try:
+        records, problems = read_records(args.input)
+    except OSError as e:
+        print(f"hybridwatch eval: cannot read {e.filename}: {e.strerror}", file=sys.stderr)
+        return 1
+    result, more = evaluate(records, settings)
+    problems += more
+    for p in problems:
+        print(f"hybridwatch eval: skipped {p}", file=sys.stderr)
+    result["skipped"] = problems
+    if args.json:
+        print(json.dumps(result, indent=2, ensure_ascii=False))
+    else:
+        print(render(result))
+    return 0

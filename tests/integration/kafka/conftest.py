@@ -1,0 +1,19 @@
+"""Kafka integration tier: every test here talks to a real broker (tests/fixtures/kafka.py)."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.fixtures.kafka import require_java
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if "tests/integration/kafka" in str(item.fspath):
+            item.add_marker(pytest.mark.integration)
+            item.add_marker(pytest.mark.kafka)
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _java_present() -> None:
+    require_java()

@@ -1,0 +1,79 @@
+"""Two workers in one consumer group on a three-broker cluster; one is killed -9 mid-stream.
+
+The survivor takes the dead worker's partitions over, restores their detector state
+from the changelog and the set of signals equals that of one uninterrupted run (the
+embedded runtime's, proven equal to Faust's by test_runtime_parity). Repeats are
+allowed only as identical records with identical ids.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from pathlib import Path
+
+
+from hybridwatch.topics import Topics
+from tests.fixtures.kafka import LocalKafka, consume_all, create_topics
+from tests.fixtures.synthetic_articles import synthetic_articles
+from tests.integration.kafka.helpers import (
+    embedded_signal_ids,
+    free_port,
+    metric_value,
+    publish_articles,
+    start_worker,
+    wait_until,
+)
+
+
+def test_killed_worker_is_replaced_without_losing_or_changing_signals(
+    kafka_cluster3: LocalKafka, kafka_prefix: str, tmp_path: Path
+) -> None:
+    bootstrap = kafka_cluster3.bootstrap
+    create_topics(bootstrap, kafka_prefix, partitions=6, replication=3)
+    articles = list(synthetic_articles(1200, seed=21))
+    expected = embedded_signal_ids(articles)
+    common = {"kafka__partitions": 6, "kafka__replication": 3, "worker__batch_max": 50}
+    ports = [free_port(), free_port()]
+    a = start_worker(bootstrap, kafka_prefix, tmp_path, "a", metrics__port=ports[0], **common)
+    b = start_worker(bootstrap, kafka_prefix, tmp_path, "b", metrics__port=ports[1], **common)
+    topics = Topics(kafka_prefix)
+    try:
+        publish_articles(bootstrap, kafka_prefix, tmp_path / "p0", articles[:300])
+
+        def both_working() -> bool:
+            return all(metric_value(p, "hw_articles_in_total") > 0 for p in ports)
+
+        wait_until(both_working, 180, "both workers to process articles (partitions shared)", a)
+
+        # keep producing while one worker dies
+        def produce_rest() -> None:
+            for i in range(300, 1200, 100):
+                publish_articles(bootstrap, kafka_prefix, tmp_path / f"p{i}", articles[i : i + 100])
+                time.sleep(0.2)
+
+        producer = threading.Thread(target=produce_rest)
+        producer.start()
+        time.sleep(0.5)
+        a.kill9()
+        producer.join(300)
+        assert not producer.is_alive()
+
+        got: list = []
+
+        def all_signals() -> bool:
+            got[:] = consume_all(bootstrap, topics.signals)
+            return {json.loads(m.value)["id"] for m in got} >= expected
+
+        wait_until(all_signals, 300, f"{len(expected)} signals after the kill", b)
+        ids = {json.loads(m.value)["id"] for m in got}
+        assert ids == expected
+        by_id: dict[str, bytes] = {}
+        for m in got:
+            sid = json.loads(m.value)["id"]
+            assert by_id.setdefault(sid, m.value) == m.value, f"signal {sid} repeated with other content"
+        assert b.alive(), b.log_tail()
+    finally:
+        a.stop()
+        b.stop()

@@ -1,0 +1,165 @@
+"""Zero loss and zero duplicates across a 60 s search-engine outage mid-run.
+
+100,000 synthetic articles go to Kafka; `hybridwatch indexer --once` runs as a real
+subprocess against a private OpenSearch node (so stopping it disturbs no other test).
+Once part of the articles are indexed the node is stopped, kept down for 60 s and
+started again on the same data and port. The indexer must wait the outage out, then
+finish: every article exactly once in the index, and its own counters must show that
+its bulk requests did fail during the outage and were retried.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import yaml
+
+from hybridwatch.topics import Topics
+from services.kafka.codec import encode
+from tests.fixtures.kafka import clean_env, create_topics
+from tests.fixtures.search import EngineNode, start_engine_node
+from tests.integration.search.synthetic import make_articles
+
+pytestmark = [pytest.mark.integration, pytest.mark.search, pytest.mark.kafka]
+
+N = 100_000
+OUTAGE_S = 60.0
+ROOT = Path(__file__).resolve().parents[3]
+
+
+def _produce_articles(bootstrap: str, topic: str, n: int) -> list[str]:
+    from kafka import KafkaProducer
+
+    producer = KafkaProducer(
+        bootstrap_servers=bootstrap.split(","),
+        acks="all",
+        enable_idempotence=True,
+        linger_ms=20,
+        batch_size=512 * 1024,
+        max_request_size=8 * 1024 * 1024,
+    )
+    ids: list[str] = []
+    try:
+        for start in range(0, n, 10_000):
+            futures = []
+            for a in make_articles(min(10_000, n - start), seed=start, words=25, first=start):
+                r = encode(a)
+                futures.append(producer.send(topic, key=r.key, value=r.value, headers=r.headers))
+                ids.append(a.id)
+            producer.flush(120)
+            for f in futures:
+                f.get(timeout=60)
+    finally:
+        producer.close()
+    return ids
+
+
+def _count(url: str, prefix: str) -> int:
+    resp = httpx.get(f"{url}/{prefix}articles-*/_count", timeout=30)
+    resp.raise_for_status()
+    return int(resp.json()["count"])
+
+
+def _all_ids(url: str, prefix: str) -> dict[str, int]:
+    """Every document id in the article indices with how many documents carry it."""
+    out: dict[str, int] = {}
+    after: dict[str, Any] | None = None
+    while True:
+        comp: dict[str, Any] = {"size": 10_000, "sources": [{"id": {"terms": {"field": "id"}}}]}
+        if after:
+            comp["after"] = after
+        body = {"size": 0, "aggs": {"ids": {"composite": comp}}}
+        resp = httpx.post(f"{url}/{prefix}articles-*/_search", json=body, timeout=120)
+        resp.raise_for_status()
+        agg = resp.json()["aggregations"]["ids"]
+        for b in agg["buckets"]:
+            out[b["key"]["id"]] = out.get(b["key"]["id"], 0) + int(b["doc_count"])
+        after = agg.get("after_key")
+        if not agg["buckets"] or not after:
+            return out
+
+
+@pytest.fixture
+def private_engine(tmp_path_factory: pytest.TempPathFactory) -> Any:
+    node = start_engine_node(tmp_path_factory.mktemp("outage-engine"))
+    yield node
+    node.stop()
+
+
+def test_no_article_is_lost_or_duplicated_across_a_60s_engine_outage(
+    private_engine: EngineNode, kafka_bootstrap: str, kafka_prefix: str, index_prefix: str, tmp_path: Path
+) -> None:
+    topics = Topics(kafka_prefix)
+    create_topics(kafka_bootstrap, kafka_prefix, partitions=4)
+    expected = _produce_articles(kafka_bootstrap, topics.articles, N)
+    assert len(set(expected)) == N
+
+    config = tmp_path / "indexer.yaml"
+    config.write_text(
+        yaml.safe_dump(
+            {
+                "data_dir": str(tmp_path / "data"),
+                "kafka": {"bootstrap": kafka_bootstrap, "topic_prefix": kafka_prefix},
+                "store": {"kind": "opensearch", "url": private_engine.url, "index_prefix": index_prefix},
+                "indexer": {"group_id": f"outage-{kafka_prefix}", "batch_size": 1000, "linger": 0.5, "max_backoff": 4.0},
+            }
+        ),
+        encoding="utf-8",
+    )
+    log_path = tmp_path / "indexer.log"
+    with log_path.open("wb") as log:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "hybridwatch.cli", "indexer", "--once", "--config", str(config)],
+            cwd=ROOT,
+            env=clean_env(),
+            stdout=subprocess.PIPE,
+            stderr=log,
+        )
+        try:
+            deadline = time.monotonic() + 180
+            indexed_before = 0
+            while indexed_before < 10_000:
+                assert proc.poll() is None, f"indexer exited early:\n{log_path.read_text()[-3000:]}"
+                assert time.monotonic() < deadline, "indexer made no progress before the outage"
+                time.sleep(0.2)
+                try:
+                    indexed_before = _count(private_engine.url, index_prefix)
+                except httpx.HTTPStatusError:
+                    indexed_before = 0  # no index yet
+
+            down_at = time.monotonic()
+            private_engine.stop()
+            with pytest.raises(httpx.TransportError):
+                _count(private_engine.url, index_prefix)
+            time.sleep(max(0.0, OUTAGE_S - (time.monotonic() - down_at)))
+            restarted = start_engine_node(private_engine.run_dir)
+            assert restarted.url == private_engine.url, "the node must come back on the same port"
+
+            out, _ = proc.communicate(timeout=240)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait(30)
+    log_text = log_path.read_text(errors="replace")
+    assert proc.returncode == 0, f"indexer failed:\n{log_text[-3000:]}"
+    stats = json.loads(out.decode().strip().splitlines()[-1].removeprefix("indexer: "))
+
+    assert indexed_before < N, "the outage must happen in the middle of the run"
+    assert stats["bulk_failures"] >= 1, f"the indexer never saw the outage: {stats}"
+    assert stats["longest_outage_s"] >= OUTAGE_S * 0.8, stats
+    assert "retry" in log_text and "search engine back after" in log_text
+    assert stats["dead_letters"] == 0
+    assert stats["records"] >= N
+
+    httpx.post(f"{private_engine.url}/{index_prefix}articles-*/_refresh", timeout=60).raise_for_status()
+    counts = _all_ids(private_engine.url, index_prefix)
+    assert _count(private_engine.url, index_prefix) == N
+    assert set(counts) == set(expected), "lost or foreign articles"
+    assert max(counts.values()) == 1, "an article is indexed twice"

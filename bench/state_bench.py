@@ -48,6 +48,8 @@ COUNTRIES = ("RS", "MK", "BA", "XK", "ME", "AL", "HR")
 NARRATIVES = ("election-fraud", "nato-aggression", "western-puppets", "eu-collapse")
 STATEFUL = ("amplification", "burst", "calendar", "threat")
 STATELESS = ("reputation", "lookalike")
+CHUNK = 2000
+"""Articles generated and timed at a time."""
 DOMAINS = ["sputnikportal.rs", "informer.rs", "bbc-news.mk"] + [
     f"portal{i}.example" for i in range(60)
 ]
@@ -175,17 +177,22 @@ def main(argv: list[str] | None = None) -> int:
     batch: list[Article] = []
     gen = synthetic(args.n, args.seed, args.step)
     while done < args.n:
-        batch = [a for _, a in zip(range(min(every, args.n - done)), gen, strict=False)]
-        ds = timed(stateful, batch, state)
-        db = timed(baseline, batch, base_state)
+        n_int = min(every, args.n - done)
+        ds = db = 0.0
+        for start in range(0, n_int, CHUNK):  # small chunks: RSS shows state, not the batch
+            batch = [a for _, a in zip(range(min(CHUNK, n_int - start)), gen, strict=False)]
+            ds += timed(stateful, batch, state)
+            db += timed(baseline, batch, base_state)
+        del batch
         t_state += ds
         t_base += db
-        done += len(batch)
+        done += n_int
         size = len(json.dumps(state)) / 1e6
         rows.append((done, len(state), size, rss_mb()))
         print(
             f"{done:>10,} {len(state):>8,} {size:>9.2f} {rows[-1][3]:>8.1f} "
-            f"{len(batch) / ds:>8.0f} {len(batch) / db:>10.0f} {db / ds:>6.2f}"
+            f"{n_int / ds:>8.0f} {n_int / db:>10.0f} {db / ds:>6.2f}",
+            flush=True,
         )
     rate, base_rate = done / t_state, done / t_base
     print(

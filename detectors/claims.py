@@ -30,11 +30,11 @@ from typing import Any
 
 from pydantic import Field
 
-from hybridwatch.events import Evidence, Signal
 from detectors.base import Detector, DetectorConfigError, DetectorOptions, State, register
-from detectors.matcher import WORD
+from detectors.matcher import words
 from detectors.narrative import severity_for
 from detectors.view import ArticleView
+from hybridwatch.events import Evidence, Signal
 
 INDEX_FILE = Path(__file__).resolve().parent / "data" / "claims-euvsdisinfo-wb.json.gz"
 NGRAM = 4
@@ -43,7 +43,7 @@ INDEX_FORMAT = 1
 
 def ngrams(folded: str, limit: int) -> Counter[str]:
     """Character 4-grams of the folded text's words joined by single spaces."""
-    s = " " + " ".join(WORD.findall(folded[:limit])) + " "
+    s = " " + " ".join(words(folded[:limit])) + " "
     return Counter(s[i : i + NGRAM] for i in range(len(s) - NGRAM + 1))
 
 
@@ -98,11 +98,11 @@ class ClaimIndex:
                 matrix[row[g], j] = float(w)
         return cls(str(data["version"]), claims, float(data["default_idf"]), codes, idf, matrix)
 
-    def search(self, folded: str, limit: int) -> list[tuple[int, float]]:
-        """(claim index, cosine) pairs with a positive cosine, best first."""
+    def search(self, folded: str, limit: int, top: int = 5) -> list[tuple[int, float]]:
+        """Up to `top` (claim index, cosine) pairs with a positive cosine, best first."""
         import numpy as np
 
-        s = " " + " ".join(WORD.findall(folded[:limit])) + " "
+        s = " " + " ".join(words(folded[:limit])) + " "
         grams, counts = np.unique(_codes(s), return_counts=True)
         if not len(grams) or not len(self.codes):
             return []
@@ -114,7 +114,7 @@ class ClaimIndex:
         w = tf * np.where(known, self.idf[pos], np.float32(self.default_idf))
         norm = float(np.sqrt(np.dot(w, w)))
         sims = (w[known] @ self.matrix[pos[known]]) / norm
-        order = np.argsort(-sims, kind="stable")
+        order = np.argsort(-sims, kind="stable")[:top]
         return [(int(i), float(sims[i])) for i in order if sims[i] > 0.0]
 
 
@@ -146,15 +146,18 @@ class ClaimsDetector(Detector):
         try:
             self.index = load_index(path)
         except (OSError, ValueError, KeyError) as err:
-            raise DetectorConfigError(f"detectors.options.claims: cannot load {path}: {err}") from err
+            raise DetectorConfigError(
+                f"detectors.options.claims: cannot load {path}: {err}"
+            ) from err
 
     def best_match(self, article: ArticleView) -> tuple[dict[str, Any], float, str] | None:
         """The most similar known claim, its similarity and the field compared."""
         title = article.title.folded
         text = article.text.folded
         fname = "title" if title and not text else "text"
-        probe = f"{title} {text}" if title and text else (title or text)
-        limit = len(title) + 1 + self.opts.lede_chars if title else self.opts.lede_chars
+        lede = text[: self.opts.lede_chars]
+        probe = f"{title} {lede}" if title else lede
+        limit = len(probe)
         own = article.article.id.split("#", 1)[0]
         for i, sim in self.index.search(probe, limit):
             claim = self.index.claims[i]
@@ -177,7 +180,7 @@ class ClaimsDetector(Detector):
             end = len(original) if fname == "title" else min(len(original), self.opts.lede_chars)
             evidence.append(
                 Evidence(
-                    field=fname,  # type: ignore[arg-type]
+                    field=fname,
                     start=0,
                     end=end,
                     text=original[:end],

@@ -53,11 +53,7 @@ def binary_scores(outcomes: Sequence[Outcome]) -> dict[str, Any]:
     tn = sum(1 for o in outcomes if o.label != "disinfo" and not o.flagged)
     precision = _ratio(tp, tp + fp)
     recall = _ratio(tp, tp + fn)
-    f1 = (
-        round(2 * precision * recall / (precision + recall), 4)
-        if precision and recall
-        else 0.0
-    )
+    f1 = round(2 * precision * recall / (precision + recall), 4) if precision and recall else 0.0
     return {
         "n": len(outcomes),
         "tp": tp,
@@ -147,9 +143,7 @@ def check_targets(report: dict[str, Any]) -> dict[str, bool]:
         "language_balanced_accuracy": lba is not None
         and lba >= TARGETS["language_balanced_accuracy"],
         "recall_per_language": all(r >= TARGETS["recall_per_language"] for r in recalls),
-        "false_flags_per_language": all(
-            f <= TARGETS["false_flags_per_language"] for f in flags
-        ),
+        "false_flags_per_language": all(f <= TARGETS["false_flags_per_language"] for f in flags),
     }
 
 

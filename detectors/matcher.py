@@ -34,6 +34,25 @@ from hybridwatch.textfold import fold
 
 WORD = re.compile(r"\w+")
 """A token of folded text. `\\w` keeps digits (1999) and any letter the fold left."""
+WORD_ASCII = re.compile(r"\w+", re.ASCII)
+"""The same on ASCII text (nearly every folded article), where it is twice as fast."""
+
+
+_WORD_CHARS = set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_")
+_SEPARATORS = str.maketrans({chr(c): " " for c in range(128) if chr(c) not in _WORD_CHARS})
+
+
+def words(folded: str) -> list[str]:
+    """Tokens of folded text, exactly `WORD.findall(folded)`.
+
+    ASCII text (nearly every folded article) takes a faster route: one
+    `str.translate` (CPython's ASCII fast path) turning non-word characters into
+    spaces, then `split()` - about a third of the regex's cost.
+    """
+    if folded.isascii():
+        return folded.translate(_SEPARATORS).split()
+    return WORD.findall(folded)
+
 
 MIN_STEM = 3
 
@@ -143,7 +162,8 @@ class Scan:
     def char_span(self, tok_start: int, tok_end: int) -> tuple[int, int]:
         """Folded-text character span of tokens [tok_start, tok_end)."""
         if self._char_spans is None:
-            self._char_spans = [m.span() for m in WORD.finditer(self.folded)]
+            rx = WORD_ASCII if self.folded.isascii() else WORD
+            self._char_spans = [m.span() for m in rx.finditer(self.folded)]
         return self._char_spans[tok_start][0], self._char_spans[tok_end - 1][1]
 
 
@@ -172,7 +192,7 @@ class Matcher:
             # Phrases sharing a key may differ in whether its last word is a stem.
             for ends_word in (True, False):
                 payload = tuple(
-                    (ph, ph.key_len, len(ph.tokens))
+                    (str(ph), ph, ph.key_len, len(ph.tokens))
                     for ph in group
                     if ph.tokens[ph.key_len - 1].prefix != ends_word
                 )
@@ -188,7 +208,7 @@ class Matcher:
         return len(self.phrases)
 
     def scan(self, folded: str) -> Scan:
-        tokens = WORD.findall(folded)
+        tokens = words(folded)
         if self._empty or not tokens:
             return Scan(folded, tokens, [])
         joined = f" {' '.join(tokens)} "
@@ -197,13 +217,12 @@ class Matcher:
         for end, (klen, group) in self._automaton.iter(joined):
             # the key starts with the space before its first word
             t0 = joined.count(" ", 0, end - klen + 1)
-            for ph, key_tokens, size in group:
-                if t0 + size > n_tok:
-                    continue
-                if key_tokens == size or all(
-                    ph.tokens[j].accepts(tokens[t0 + j]) for j in range(key_tokens, size)
+            for name, ph, key_tokens, size in group:
+                if key_tokens == size or (
+                    t0 + size <= n_tok
+                    and all(ph.tokens[j].accepts(tokens[t0 + j]) for j in range(key_tokens, size))
                 ):
-                    found.setdefault(str(ph), []).append((t0, t0 + size))
+                    found.setdefault(name, []).append((t0, t0 + size))
         hits = self._rules_hit(found) if found else []
         return Scan(folded, tokens, hits)
 

@@ -129,14 +129,16 @@ class NarrativeDetector(Detector):
         title_scan = cues["title"][0] if "title" in cues else None
         out: list[PackScore] = []
         for pack_id, raw_hits in per_pack.items():
-            best: dict[tuple[str, int, int], Hit] = {}
+            best: dict[str, Hit] = {}
             for fname, scan, h in raw_hits:
                 own = [c for c in cues.get(fname, (scan, []))[1] if not _overlaps(c, h)]
                 cue = _near(own, h, self.opts.negation_window)
                 cue_field: FieldName = fname
                 cue_scan: Scan | None = scan
-                if cue is None and title_cue is not None and not (
-                    fname == "title" and _overlaps(title_cue, h)
+                if (
+                    cue is None
+                    and title_cue is not None
+                    and not (fname == "title" and _overlaps(title_cue, h))
                 ):
                     cue, cue_field, cue_scan = title_cue, "title", title_scan
                 w = h.rule.weight * (self.opts.negation_factor if cue is not None else 1.0)

@@ -98,7 +98,9 @@ class Pack(_Strict):
     def _term_langs(cls, v: dict[str, tuple[Term, ...]]) -> dict[str, tuple[Term, ...]]:
         for lang, terms in v.items():
             if lang not in TERM_LANGUAGES:
-                raise ValueError(f"unknown term language {lang!r} (use {', '.join(TERM_LANGUAGES)})")
+                raise ValueError(
+                    f"unknown term language {lang!r} (use {', '.join(TERM_LANGUAGES)})"
+                )
             if not terms:
                 raise ValueError(f"{lang}: empty term list")
         return v
@@ -108,7 +110,9 @@ class Pack(_Strict):
     def _test_langs(cls, v: dict[str, LanguageTests]) -> dict[str, LanguageTests]:
         for lang in v:
             if lang not in TEST_LANGUAGES:
-                raise ValueError(f"unknown test language {lang!r} (use {', '.join(TEST_LANGUAGES)})")
+                raise ValueError(
+                    f"unknown test language {lang!r} (use {', '.join(TEST_LANGUAGES)})"
+                )
         return v
 
     def rules(self) -> Iterator[Rule]:
@@ -117,7 +121,9 @@ class Pack(_Strict):
             for i, term in enumerate(terms):
                 rid = f"{self.id}/{lang}/{i}"
                 if isinstance(term, str):
-                    yield Rule(rid, self.id, (parse_alternatives(term),), 0, self.weight, lang, term)
+                    yield Rule(
+                        rid, self.id, (parse_alternatives(term),), 0, self.weight, lang, term
+                    )
                 elif isinstance(term, PhraseTerm):
                     yield Rule(
                         rid,

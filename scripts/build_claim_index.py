@@ -27,8 +27,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from detectors.claims import INDEX_FILE, INDEX_FORMAT, ngrams, weigh  # noqa: E402
-from hybridwatch.textfold import fold  # noqa: E402
+from detectors.claims import INDEX_FILE, INDEX_FORMAT, ngrams, weigh
+from hybridwatch.textfold import fold
 
 LEDE = 400
 
@@ -47,7 +47,9 @@ def read_jsonl(path: Path) -> list[dict[str, object]]:
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--claims", type=Path, default=Path("/work/shared/data/euvsdisinfo-wb-dev.jsonl"))
+    ap.add_argument(
+        "--claims", type=Path, default=Path("/work/shared/data/euvsdisinfo-wb-dev.jsonl")
+    )
     ap.add_argument("--background", type=Path, action="append", default=None)
     ap.add_argument("--output", type=Path, default=INDEX_FILE)
     args = ap.parse_args(argv)
@@ -86,7 +88,9 @@ def main(argv: list[str] | None = None) -> int:
     args.output.parent.mkdir(parents=True, exist_ok=True)
     with args.output.open("wb") as fh, gzip.GzipFile(fileobj=fh, mode="wb", mtime=0) as gz:
         gz.write(out)
-    print(f"wrote {args.output}: {len(entries)} claims, {len(idf)} n-grams, version {body['version']}")
+    print(
+        f"wrote {args.output}: {len(entries)} claims, {len(idf)} n-grams, version {body['version']}"
+    )
     return 0
 
 

@@ -35,13 +35,13 @@ def build_suite(settings: Settings, extra_options: dict[str, dict[str, Any]] | N
 def _open_in(path: str, stack: ExitStack) -> IO[str]:
     if path == "-":
         return sys.stdin
-    return stack.enter_context(open(path, encoding="utf-8"))  # noqa: SIM115
+    return stack.enter_context(open(path, encoding="utf-8"))
 
 
 def _open_out(path: str, stack: ExitStack) -> IO[str]:
     if path == "-":
         return sys.stdout
-    return stack.enter_context(open(path, "w", encoding="utf-8"))  # noqa: SIM115
+    return stack.enter_context(open(path, "w", encoding="utf-8"))
 
 
 def run(lines: IO[str], out: IO[str], err: IO[str], suite: Any) -> tuple[int, int]:
@@ -72,14 +72,21 @@ def main(args: argparse.Namespace, settings: Settings) -> int:
         try:
             src = _open_in(args.input, stack)
         except OSError as e:
-            print(f"hybridwatch detect: cannot open input {args.input}: {e.strerror}", file=sys.stderr)
+            print(
+                f"hybridwatch detect: cannot open input {args.input}: {e.strerror}", file=sys.stderr
+            )
             return 1
         try:
             dst = _open_out(args.output, stack)
         except OSError as e:
-            print(f"hybridwatch detect: cannot open output {args.output}: {e.strerror}", file=sys.stderr)
+            print(
+                f"hybridwatch detect: cannot open output {args.output}: {e.strerror}",
+                file=sys.stderr,
+            )
             return 1
         ok, bad = run(src, dst, sys.stderr, suite)
     if bad:
-        print(f"hybridwatch detect: {ok} articles processed, {bad} malformed line(s)", file=sys.stderr)
+        print(
+            f"hybridwatch detect: {ok} articles processed, {bad} malformed line(s)", file=sys.stderr
+        )
     return 0

@@ -85,23 +85,23 @@ def read_records(paths: Sequence[str]) -> tuple[list[dict[str, Any]], list[str]]
                     continue
                 if not isinstance(rec, dict) or rec.get("label") not in LABELS:
                     got = rec.get("label") if isinstance(rec, dict) else rec
-                    problems.append(f"{path}:{n}: label must be one of {', '.join(LABELS)}, got {got!r}")
+                    problems.append(
+                        f"{path}:{n}: label must be one of {', '.join(LABELS)}, got {got!r}"
+                    )
                     continue
                 rec["_where"] = f"{path}:{n}"
                 records.append(rec)
     return records, problems
 
 
-def evaluate(
-    records: list[dict[str, Any]], settings: Settings
-) -> tuple[dict[str, Any], list[str]]:
+def evaluate(records: list[dict[str, Any]], settings: Settings) -> tuple[dict[str, Any], list[str]]:
     from detectors.evaluation import Outcome, report
     from detectors.scoring import combine_risk
 
     suite = build_suite(settings, {"claims": {"exclude_same_case": True}})
     threshold = settings.detectors.flag_threshold
     state: dict[str, Any] = {}
-    variants: dict[str, list[Outcome]] = {"full": [], "without_claims": []}
+    variants: dict[str, list[Outcome]] = {"full": [], "without_claims": [], "claims_only": []}
     problems: list[str] = []
     for rec in records:
         try:
@@ -117,7 +117,12 @@ def evaluate(
             if c in WESTERN_BALKANS
         )
         no_claims: list[Signal] = [s for s in det.signals if s.detector != "claims"]
-        for name, risk in (("full", det.risk), ("without_claims", combine_risk(no_claims))):
+        only_claims: list[Signal] = [s for s in det.signals if s.detector == "claims"]
+        for name, risk in (
+            ("full", det.risk),
+            ("without_claims", combine_risk(no_claims)),
+            ("claims_only", combine_risk(only_claims)),
+        ):
             variants[name].append(
                 Outcome(article.id, rec["label"], risk >= threshold, lang, countries, risk)
             )
@@ -175,7 +180,9 @@ def render(result: dict[str, Any]) -> str:
             )
         )
         met = rep["targets_met"]
-        lines.append("targets: " + "  ".join(f"{k} {'met' if v else 'NOT met'}" for k, v in met.items()))
+        lines.append(
+            "targets: " + "  ".join(f"{k} {'met' if v else 'NOT met'}" for k, v in met.items())
+        )
     return "\n".join(lines)
 
 

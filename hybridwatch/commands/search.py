@@ -61,7 +61,14 @@ def main(args: argparse.Namespace, settings: Settings) -> int:
         flagged_only=bool(args.flagged),
         limit=args.limit,
     )
-    store = open_store(settings)
+    try:
+        store = open_store(settings)
+    except (OSError, RuntimeError) as err:  # unusable data_dir, incompatible store file
+        print(
+            f"hybridwatch search: cannot open the {settings.store.kind} store: {err}",
+            file=sys.stderr,
+        )
+        return 1
     try:
         hits = store.search_articles(query)
     finally:

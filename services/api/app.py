@@ -89,10 +89,14 @@ def create_app(
 
     @app.get("/healthz", tags=["ops"], summary="Liveness, counts and uptime")
     def healthz() -> dict[str, Any]:
+        """`status` is "degraded" when the runtime reports itself unhealthy (e.g. the
+        pipeline worker stopped); HTTP stays 200 so the body is always readable."""
         sources = health_provider()
         failing = [s["id"] for s in sources if s.get("status") == "failing"]
+        runtime = status_provider() if status_provider is not None else None
+        healthy = runtime is None or bool(runtime.get("healthy", True))
         body: dict[str, Any] = {
-            "status": "ok",
+            "status": "ok" if healthy else "degraded",
             "version": version,
             "uptime_seconds": round(time.time() - started, 3),
             "counts": {
@@ -102,8 +106,8 @@ def create_app(
                 "sources_failing": len(failing),
             },
         }
-        if status_provider is not None:
-            body["runtime"] = status_provider()
+        if runtime is not None:
+            body["runtime"] = runtime
         return body
 
     @app.get("/api/articles", tags=["data"], summary="Search articles (either script)")

@@ -21,7 +21,7 @@ from hybridwatch.config import ConfigError, Settings, SourceConfig, load_sources
 from services.alerts.alerter import DEFAULT_SUBSCRIPTION, Alerter, Subscription
 from services.alerts.notifier import ConsoleNotifier, JsonlNotifier, Notifier
 from services.embedded.pipeline import EmbeddedPipeline
-from services.store.sqlite import SqliteStore
+from services.store.sqlite import SqliteStore, StoreSchemaError
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +47,7 @@ class Embedded:
         last = self.ingest_state.last_report() or {}
         return {
             "last_poll": {k: v for k, v in last.items() if k != "outcomes"} or None,
+            "healthy": self.pipeline.running,
             "queue_depth": self.pipeline.queue_depth,
             "pipeline": self.pipeline.stats.to_dict(),
             "alerts": {"delivered": self.alerter.delivered, "failed": self.alerter.failed},
@@ -102,6 +103,8 @@ def build(settings: Settings) -> Embedded:
     try:
         data_dir.mkdir(parents=True, exist_ok=True)
         store = SqliteStore.open(data_dir)
+    except StoreSchemaError as err:
+        raise ConfigError(f"data_dir: {err}") from err
     except (OSError, sqlite3.Error) as err:
         raise ConfigError(
             f"data_dir: cannot use {data_dir.resolve()} for the store: {err}"

@@ -77,6 +77,10 @@ class EmbeddedPipeline:
         self._closing = False
 
     @property
+    def running(self) -> bool:
+        return self._task is not None and not self._task.done() and not self._closing
+
+    @property
     def queue_depth(self) -> int:
         return self._queue.qsize()
 
@@ -122,7 +126,11 @@ class EmbeddedPipeline:
             if not batch.done.done():
                 batch.done.set_result(None)
             if new_alerts:
-                await asyncio.to_thread(self.alerter.deliver, new_alerts)
+                try:
+                    await asyncio.to_thread(self.alerter.deliver, new_alerts)
+                except Exception as err:  # stays in the outbox; retried on the next start
+                    self._remember(f"delivering {len(new_alerts)} alert(s) failed: {err}")
+                    log.error("delivering %d alert(s) failed: %s", len(new_alerts), err)
 
     def _process(self, articles: tuple[Article, ...]) -> list[Alert]:
         signals: list[Signal] = []

@@ -58,7 +58,8 @@ from hybridwatch.textfold import fold
 from services.store.base import ArticleHit, ArticleQuery, SignalQuery
 
 DB_FILE = "hybridwatch.sqlite3"
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+"""Bumped on any incompatible change of the tables below; a mismatch is refused on open."""
 COUNT_KEYS = ("country", "detector", "narrative", "severity", "day")
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -130,6 +131,10 @@ def fts_query(text: str) -> str | None:
     return " AND ".join(parts)
 
 
+class StoreSchemaError(RuntimeError):
+    """The database file was written by an incompatible version of this store."""
+
+
 class SqliteStore:
     """The Store port on one SQLite file (see the module docstring for semantics)."""
 
@@ -139,12 +144,21 @@ class SqliteStore:
         self.path = path
         self._closed = False
         with self._lock:
+            conn.execute(
+                "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)"
+            )
+            row = conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+            if row is not None and row[0] != str(SCHEMA_VERSION):
+                conn.close()
+                raise StoreSchemaError(
+                    f"the store {path or ':memory:'} has schema version {row[0]}, this hybridwatch "
+                    f"uses {SCHEMA_VERSION}; move the file aside (or delete it) and replay or re-poll"
+                )
             conn.executescript(_SCHEMA)
             conn.execute(
                 "INSERT OR IGNORE INTO meta (key, value) VALUES ('schema_version', ?)",
                 (str(SCHEMA_VERSION),),
             )
-            conn.commit()
 
     @classmethod
     def open(cls, data_dir: Path) -> SqliteStore:

@@ -39,8 +39,6 @@ def test_broker_restart_mid_stream_loses_no_article_and_no_signal(
             errors.append(err)
 
     try:
-        publish_articles(bootstrap, kafka_prefix, tmp_path / "warm", [])
-        wait_until(lambda: bool(consume_all(bootstrap, topics.articles) or True), 5, "topic")
         producer = threading.Thread(target=produce)
         producer.start()
         time.sleep(1.5)

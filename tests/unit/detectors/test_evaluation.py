@@ -16,7 +16,9 @@ from detectors.evaluation import (
 )
 
 
-def outs(label: str, lang: str, flagged: int, total: int, countries: tuple[str, ...] = ()) -> list[Outcome]:
+def outs(
+    label: str, lang: str, flagged: int, total: int, countries: tuple[str, ...] = ()
+) -> list[Outcome]:
     return [
         Outcome(f"{label}-{lang}-{i}", label, i < flagged, lang, countries) for i in range(total)
     ]
@@ -67,7 +69,9 @@ def test_record_counts_for_each_country_it_concerns() -> None:
 
 
 def test_targets_are_checked_per_language() -> None:
-    good = outs("disinfo", "en", 9, 10) + outs("neutral", "sr", 0, 10) + outs("neutral", "mk", 0, 10)
+    good = (
+        outs("disinfo", "en", 9, 10) + outs("neutral", "sr", 0, 10) + outs("neutral", "mk", 0, 10)
+    )
     assert all(check_targets(report(good)).values())
     bad = good + outs("neutral", "sq", 3, 10)
     met = check_targets(report(bad))

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from detectors.base import build
-from detectors.domains import normalise_host, registrable
+from detectors.domains import normalise_host, registrable, url_host
 from detectors.lookalike import LookalikeDetector, LookalikeIndex, levenshtein, skeleton
 from detectors.pipeline import DetectorSuite
 from detectors.reference_data import DataFileError, load_reputable
@@ -134,3 +134,22 @@ def test_bad_reputable_file_is_a_clear_error(tmp_path: Path) -> None:
     bad.write_text("outlets:\n  - {brand: BBC!, name: x, domains: [bbc.com]}\n")
     with pytest.raises(DataFileError, match=r"outlets\.0\.brand"):
         load_reputable(bad)
+
+
+@pytest.mark.parametrize(
+    ("url", "host"),
+    [
+        ("https://www.bbc.com/a?b#c", "www.bbc.com"),
+        ("http://user:pw@x.example:8080/p", "x.example"),
+        ("https://a.b.example?x=1", "a.b.example"),
+        ("//cdn.example/x", "cdn.example"),
+        ("not a url", ""),
+    ],
+)
+def test_url_host_matches_what_the_browser_shows(url: str, host: str) -> None:
+    assert url_host(url) == host
+
+
+def test_host_normalisation_decodes_idn_and_drops_www_and_port() -> None:
+    assert normalise_host("WWW.Example.RS:443") == "example.rs"
+    assert normalise_host("xn--bb-pmc.com") == "bbс.com"

@@ -81,7 +81,14 @@ def test_signal_ids_are_deterministic(detector: NarrativeDetector) -> None:
 
 @pytest.mark.parametrize(
     ("score", "severity"),
-    [(0.2, "low"), (0.49, "low"), (0.5, "medium"), (0.7, "high"), (0.85, "critical"), (1.0, "critical")],
+    [
+        (0.2, "low"),
+        (0.49, "low"),
+        (0.5, "medium"),
+        (0.7, "high"),
+        (0.85, "critical"),
+        (1.0, "critical"),
+    ],
 )
 def test_severity_thresholds(score: float, severity: str) -> None:
     assert severity_for(score) == severity

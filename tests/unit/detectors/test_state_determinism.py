@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import random
+from collections.abc import Iterator, MutableMapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -58,7 +59,7 @@ def suite() -> DetectorSuite:
     return DetectorSuite([FixedNarrative(), *(build(n) for n in STATEFUL)])
 
 
-def run(articles: list[Article], state: dict[str, Any]) -> list[dict[str, Any]]:
+def run(articles: list[Article], state: MutableMapping[str, Any]) -> list[dict[str, Any]]:
     s = suite()
     return [s.process(a, state).to_dict() for a in articles]
 
@@ -105,3 +106,33 @@ def test_default_suite_registers_and_orders_the_stateful_detectors() -> None:
     assert [d.name for d in full._second] == ["burst", "calendar", "threat"]
     res = full.process(synthetic_stream(1)[0], {})
     assert res.article_id == "art00000"
+
+
+class JsonTable(MutableMapping[str, Any]):
+    """Stand-in for a Faust table: values live serialised, so `get` returns a fresh copy
+    and an in-place change that is not assigned back is lost (as in the changelog)."""
+
+    def __init__(self) -> None:
+        self.raw: dict[str, str] = {}
+
+    def __getitem__(self, key: str) -> Any:
+        return json.loads(self.raw[key])
+
+    def __setitem__(self, key: str, value: Any) -> None:
+        self.raw[key] = json.dumps(value)
+
+    def __delitem__(self, key: str) -> None:
+        del self.raw[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.raw)
+
+    def __len__(self) -> int:
+        return len(self.raw)
+
+
+def test_serialising_table_gives_the_same_signals_as_a_dict() -> None:
+    stream = synthetic_stream(500)
+    table = JsonTable()
+    assert run(stream, table) == run(stream, {})
+    assert table.raw

@@ -126,3 +126,9 @@ def test_live_page_is_self_contained(client: TestClient) -> None:
     assert "/api/stats" in html and "/api/articles?flagged=true" in html
     # offline machine: no external scripts or styles
     assert "<script src" not in html and "https://" not in html and "<link" not in html
+
+
+def test_healthz_says_degraded_when_the_runtime_is_unhealthy(store: SqliteStore) -> None:
+    client = TestClient(create_app(store, list, lambda: {"healthy": False}))
+    body = client.get("/healthz").json()
+    assert body["status"] == "degraded" and body["runtime"] == {"healthy": False}

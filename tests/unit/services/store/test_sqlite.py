@@ -213,3 +213,17 @@ def test_data_survives_reopening(tmp_path: Path) -> None:
         assert [h.article for h in s2.search_articles(ArticleQuery(text="skopje"))] == [a]
     finally:
         s2.close()
+
+
+def test_a_store_file_of_another_schema_version_is_refused_with_advice(tmp_path: Path) -> None:
+    import sqlite3
+
+    from services.store.sqlite import StoreSchemaError
+
+    conn = sqlite3.connect(tmp_path / "hybridwatch.sqlite3")
+    conn.execute("CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
+    conn.execute("INSERT INTO meta VALUES ('schema_version', '1')")
+    conn.commit()
+    conn.close()
+    with pytest.raises(StoreSchemaError, match=r"has schema version 1.*move the file aside"):
+        SqliteStore.open(tmp_path)

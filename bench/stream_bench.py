@@ -1,0 +1,194 @@
+"""Throughput and latency of the production path: Kafka + Faust with the full detector suite.
+
+    .venv/bin/python bench/stream_bench.py [--articles 20000] [--rate 200] [--seconds 20]
+
+Uses $HW_KAFKA_BOOTSTRAP (as `make bench` exports it) or starts a private broker with
+deploy/local/kafka.sh. One `hybridwatch worker` subprocess (memory table store) reads
+a fresh set of topics. Input: SYNTHETIC articles (tests/fixtures/synthetic_articles.py).
+
+1. Sustained throughput: the worker is warm; N articles are published as fast as the
+   publisher (acks=all) can; articles/s = N / (time from the first publish until the
+   worker's hw_articles_out_total counted all N) -- publish, broker, Faust, detectors,
+   signal emission and changelog writes included.
+2. Latency at a fixed offered load (default 200 articles/s): produce->signal latency per
+   article with signals = Kafka timestamp of its first signal minus that of the article
+   (both producer CreateTime on this machine's clock), p50/p99.
+3. Baseline in the same run: the detector suite in-process over a dict (the embedded
+   runtime's core) on the same articles; the ratio shows what Kafka + Faust cost.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import statistics
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from detectors.pipeline import DetectorSuite  # noqa: E402
+from hybridwatch.topics import Topics  # noqa: E402
+from services.kafka.producer import KafkaPublisher  # noqa: E402
+from tests.fixtures.kafka import LocalKafka, WorkerProcess, create_topics, kafka_settings, settings_tree  # noqa: E402
+from tests.fixtures.synthetic_articles import synthetic_articles  # noqa: E402
+from tests.integration.kafka.helpers import free_port, metric_value  # noqa: E402
+
+TARGET_RATE = 1500.0
+TARGET_P99 = 1.0
+
+
+def _wait(pred, timeout: float, what: str, worker: WorkerProcess) -> None:  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if pred():
+            return
+        if not worker.alive():
+            raise SystemExit(f"worker died while waiting for {what}:\n{worker.log_tail()}")
+        time.sleep(0.05)
+    raise SystemExit(f"timed out waiting for {what}:\n{worker.log_tail()}")
+
+
+def baseline(articles: list) -> float:  # type: ignore[type-arg]
+    suite = DetectorSuite.from_config()
+    state: dict = {}  # type: ignore[type-arg]
+    t0 = time.perf_counter()
+    for a in articles:
+        suite.process(a, state)
+    return len(articles) / (time.perf_counter() - t0)
+
+
+def percentile(values: list[float], q: float) -> float:
+    s = sorted(values)
+    return s[min(len(s) - 1, max(0, round(q * (len(s) - 1))))]
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--articles", type=int, default=20000)
+    ap.add_argument("--rate", type=float, default=200.0, help="offered load for the latency run")
+    ap.add_argument("--seconds", type=float, default=20.0, help="duration of the latency run")
+    ap.add_argument("--partitions", type=int, default=6)
+    args = ap.parse_args()
+
+    tmp = Path(tempfile.mkdtemp(prefix="hw-stream-bench-"))
+    kafka: LocalKafka | None = None
+    bootstrap = os.environ.get("HW_KAFKA_BOOTSTRAP", "")
+    if not bootstrap:
+        kafka = LocalKafka(tmp / "kafka")
+        bootstrap = kafka.start()
+    prefix = f"bench{uuid.uuid4().hex[:8]}."
+    topics = Topics(prefix)
+    n_lat = int(args.rate * args.seconds)
+    warm = list(synthetic_articles(200, seed=1))
+    bulk = list(synthetic_articles(args.articles, seed=2))
+    paced = list(synthetic_articles(n_lat, seed=4))
+    worker: WorkerProcess | None = None
+    try:
+        create_topics(bootstrap, prefix, partitions=args.partitions)
+        settings = kafka_settings(bootstrap, prefix, tmp / "pub", kafka__partitions=args.partitions)
+        port = free_port()
+        tree = settings_tree(
+            bootstrap, prefix, tmp / "worker", kafka__partitions=args.partitions, metrics__port=port
+        )
+        worker = WorkerProcess.write_config(tree, tmp, "worker").start()
+        pub = KafkaPublisher.create(settings.kafka)
+
+        def processed() -> float:
+            return metric_value(port, "hw_articles_out_total")
+
+        # warm-up: worker joined, tables restored, code paths hot
+        asyncio.run(pub.publish(warm))
+        _wait(lambda: processed() >= len(warm), 300, "warm-up", worker)
+
+        # 1. sustained throughput
+        start_count = processed()
+        t0 = time.perf_counter()
+        chunk = 2000
+        for i in range(0, len(bulk), chunk):
+            pub.publish_sync(bulk[i : i + chunk])
+        t_pub = time.perf_counter() - t0
+        _wait(lambda: processed() >= start_count + len(bulk), 1800, "bulk processing", worker)
+        t_all = time.perf_counter() - t0
+        rate = len(bulk) / t_all
+
+        # 2. latency at a fixed offered load, small batches every 50 ms
+        from kafka import KafkaProducer
+
+        lat_producer = KafkaProducer(
+            bootstrap_servers=bootstrap.split(","), acks="all", enable_idempotence=True, linger_ms=0
+        )
+        from services.kafka.codec import encode
+
+        per_tick = max(1, round(args.rate * 0.05))
+        t_start = time.perf_counter()
+        for i in range(0, n_lat, per_tick):
+            due = t_start + (i / args.rate)
+            delay = due - time.perf_counter()
+            if delay > 0:
+                time.sleep(delay)
+            for a in paced[i : i + per_tick]:
+                r = encode(a)
+                lat_producer.send(topics.articles, key=r.key, value=r.value, headers=r.headers)
+        lat_producer.flush(60)
+        lat_producer.close()
+        offered = n_lat / (time.perf_counter() - t_start)
+        target_count = start_count + len(bulk) + n_lat
+        _wait(lambda: processed() >= target_count, 600, "latency run", worker)
+
+        from kafka import KafkaConsumer, TopicPartition
+
+        def read_all(topic: str) -> list:  # type: ignore[type-arg]
+            c = KafkaConsumer(bootstrap_servers=bootstrap.split(","), enable_auto_commit=False, consumer_timeout_ms=1000)
+            tps = [TopicPartition(topic, p) for p in sorted(c.partitions_for_topic(topic) or [])]
+            c.assign(tps)
+            c.seek_to_beginning(*tps)
+            ends = c.end_offsets(tps)
+            out = []
+            while any(c.position(tp) < ends[tp] for tp in tps):
+                out.extend(m for m in c)
+            c.close()
+            return out
+
+        paced_ids = {a.id for a in paced}
+        produced_at = {
+            json.loads(m.value)["id"]: m.timestamp
+            for m in read_all(topics.articles)
+            if json.loads(m.value)["id"] in paced_ids
+        }
+        first_signal: dict[str, int] = {}
+        for m in read_all(topics.signals):
+            aid = json.loads(m.value)["article_id"]
+            if aid in produced_at:
+                first_signal[aid] = min(first_signal.get(aid, m.timestamp), m.timestamp)
+        lat = [(first_signal[a] - produced_at[a]) / 1000.0 for a in first_signal]
+        base = baseline(bulk[:5000])
+    finally:
+        if worker is not None:
+            worker.stop()
+        if kafka is not None:
+            kafka.stop()
+
+    p50, p99 = percentile(lat, 0.5), percentile(lat, 0.99)
+    cores = os.cpu_count()
+    print(f"stream_bench: Kafka + Faust + full detector suite, {cores} cores, partitions={args.partitions}")
+    print(f"  sustained end to end : {rate:8.0f} articles/s ({len(bulk)} articles in {t_all:.1f} s; "
+          f"publishing alone took {t_pub:.1f} s = {len(bulk) / t_pub:.0f}/s)  target >= {TARGET_RATE:.0f}: "
+          f"{'MET' if rate >= TARGET_RATE else 'NOT MET'}")
+    print(f"  baseline in-process  : {base:8.0f} articles/s (DetectorSuite over a dict, same articles)")
+    print(f"  ratio stream/baseline: {rate / base:8.2f}")
+    print(f"  latency at {offered:.0f} articles/s offered ({n_lat} articles, {len(lat)} with signals): "
+          f"p50 {p50 * 1000:.0f} ms, p99 {p99 * 1000:.0f} ms  target p99 < {TARGET_P99 * 1000:.0f} ms: "
+          f"{'MET' if p99 < TARGET_P99 else 'NOT MET'}")
+    print(f"  median latency {statistics.median(lat) * 1000:.0f} ms, max {max(lat) * 1000:.0f} ms")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

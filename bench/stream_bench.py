@@ -75,6 +75,7 @@ def main() -> int:
     ap.add_argument("--rate", type=float, default=200.0, help="offered load for the latency run")
     ap.add_argument("--seconds", type=float, default=20.0, help="duration of the latency run")
     ap.add_argument("--partitions", type=int, default=6)
+    ap.add_argument("--batch", type=int, default=500, help="worker.batch_max")
     args = ap.parse_args()
 
     tmp = Path(tempfile.mkdtemp(prefix="hw-stream-bench-"))
@@ -95,7 +96,8 @@ def main() -> int:
         settings = kafka_settings(bootstrap, prefix, tmp / "pub", kafka__partitions=args.partitions)
         port = free_port()
         tree = settings_tree(
-            bootstrap, prefix, tmp / "worker", kafka__partitions=args.partitions, metrics__port=port
+            bootstrap, prefix, tmp / "worker", kafka__partitions=args.partitions, metrics__port=port,
+            worker__batch_max=args.batch,
         )
         worker = WorkerProcess.write_config(tree, tmp, "worker").start()
         pub = KafkaPublisher.create(settings.kafka)

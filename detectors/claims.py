@@ -3,7 +3,7 @@
 The index (``detectors/data/claims-euvsdisinfo-wb.json.gz``, built by
 ``scripts/build_claim_index.py`` from the disinfo records of the EUvsDisinfo dev
 set) holds, per debunked claim, a sparse TF-IDF vector of character 4-grams of
-its folded text - derived numbers, not the text itself - plus the case URL.
+its folded text (binary tf) - derived numbers, not the text itself - plus the case URL.
 
 Why character n-grams over folded text: they survive inflection (Slavic and
 Albanian case endings change only the last letters), script (Cyrillic and Latin
@@ -22,7 +22,6 @@ from __future__ import annotations
 import gzip
 import json
 import math
-from collections import Counter
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -38,48 +37,44 @@ from hybridwatch.events import Evidence, Signal
 
 INDEX_FILE = Path(__file__).resolve().parent / "data" / "claims-euvsdisinfo-wb.json.gz"
 NGRAM = 4
-INDEX_FORMAT = 1
+INDEX_FORMAT = 2
 
 
-def ngrams(folded: str, limit: int) -> Counter[str]:
-    """Character 4-grams of the folded text's words joined by single spaces."""
+def ngrams(folded: str, limit: int) -> set[str]:
+    """The set of character 4-grams of the folded text's words joined by single spaces.
+
+    Binary (presence) weights: claims and ledes are a few hundred characters, where
+    an n-gram rarely repeats, and a set keeps the run-time match in C (set
+    intersection) instead of a Python loop over every n-gram.
+    """
     s = " " + " ".join(words(folded[:limit])) + " "
-    return Counter(s[i : i + NGRAM] for i in range(len(s) - NGRAM + 1))
+    return {s[i : i + NGRAM] for i in range(len(s) - NGRAM + 1)}
 
 
-def weigh(counts: Counter[str], idf: dict[str, float], default_idf: float) -> dict[str, float]:
-    """Sublinear tf * idf, L2-normalised."""
-    vec = {g: (1.0 + math.log(c)) * idf.get(g, default_idf) for g, c in counts.items()}
+def weigh(grams: set[str], idf: dict[str, float], default_idf: float) -> dict[str, float]:
+    """idf weights of the present n-grams, L2-normalised."""
+    vec = {g: idf.get(g, default_idf) for g in grams}
     norm = math.sqrt(sum(v * v for v in vec.values())) or 1.0
     return {g: v / norm for g, v in vec.items()}
 
 
-def _codes(s: str) -> Any:
-    """Every 4-gram of `s` as one uint64 (16 bits per character), vectorised."""
-    import numpy as np
-
-    cps = np.frombuffer(s.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
-    cps = (cps & 0xFFFF).astype(np.uint64)
-    if len(cps) < NGRAM:
-        return np.zeros(0, dtype=np.uint64)
-    return (cps[:-3] << 48) | (cps[1:-2] << 32) | (cps[2:-1] << 16) | cps[3:]
-
-
 @dataclass(frozen=True)
 class ClaimIndex:
-    """Claims as columns of a dense (n-gram x claim) matrix: a few numpy calls per article.
+    """Claims as columns of a dense (n-gram x claim) matrix.
 
-    Why numpy: a Python loop over the ~450 n-grams of a lede cost ~0.3 ms per
-    article, most of the suite's budget; encoding n-grams as integers and looking
-    them up with searchsorted keeps the whole match in C.
+    Matching an article: its n-gram set intersected with the vocabulary (C), one
+    row gather and one vector-matrix product (numpy). The article's norm needs the
+    idf of every n-gram it has; unknown ones all have `default_idf`, so it is
+    computed from the known ones plus a count.
     """
 
     version: str
     claims: tuple[dict[str, Any], ...]
     default_idf: float
-    codes: Any  # sorted uint64 n-gram codes of the vocabulary
-    idf: Any  # float32 idf per code
-    matrix: Any  # float32 (len(codes), len(claims)) claim weights
+    rows: dict[str, int]
+    idf: dict[str, float]
+    matrix: Any  # float32 (len(rows), len(claims)) claim weights
+    vocab: frozenset[str]
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> ClaimIndex:
@@ -88,32 +83,35 @@ class ClaimIndex:
         if data.get("format") != INDEX_FORMAT:
             raise ValueError(f"claim index format {data.get('format')!r}, expected {INDEX_FORMAT}")
         claims = tuple(data["claims"])
-        grams = sorted(data["idf"], key=lambda g: int(_codes(g)[0]))
-        codes = np.array([int(_codes(g)[0]) for g in grams], dtype=np.uint64)
-        row = {g: i for i, g in enumerate(grams)}
-        idf = np.array([float(data["idf"][g]) for g in grams], dtype=np.float32)
-        matrix = np.zeros((len(grams), len(claims)), dtype=np.float32)
+        idf = {str(g): float(v) for g, v in data["idf"].items()}
+        rows = {g: i for i, g in enumerate(sorted(idf))}
+        matrix = np.zeros((len(rows), len(claims)), dtype=np.float32)
         for j, c in enumerate(claims):
             for g, w in c["vector"].items():
-                matrix[row[g], j] = float(w)
-        return cls(str(data["version"]), claims, float(data["default_idf"]), codes, idf, matrix)
+                matrix[rows[g], j] = float(w)
+        return cls(
+            str(data["version"]),
+            claims,
+            float(data["default_idf"]),
+            rows,
+            idf,
+            matrix,
+            frozenset(rows),
+        )
 
     def search(self, folded: str, limit: int, top: int = 5) -> list[tuple[int, float]]:
         """Up to `top` (claim index, cosine) pairs with a positive cosine, best first."""
         import numpy as np
 
-        s = " " + " ".join(words(folded[:limit])) + " "
-        grams, counts = np.unique(_codes(s), return_counts=True)
-        if not len(grams) or not len(self.codes):
+        grams = ngrams(folded, limit)
+        known = sorted(grams & self.vocab)  # fixed order: same floats every run
+        if not known:
             return []
-        pos = np.minimum(np.searchsorted(self.codes, grams), len(self.codes) - 1)
-        known = self.codes[pos] == grams
-        if not known.any():
-            return []
-        tf = 1.0 + np.log(counts.astype(np.float32))
-        w = tf * np.where(known, self.idf[pos], np.float32(self.default_idf))
-        norm = float(np.sqrt(np.dot(w, w)))
-        sims = (w[known] @ self.matrix[pos[known]]) / norm
+        idf = self.idf
+        weights = [idf[g] for g in known]
+        sq = sum(w * w for w in weights) + (len(grams) - len(known)) * self.default_idf**2
+        rows = [self.rows[g] for g in known]
+        sims = (np.asarray(weights, dtype=np.float32) @ self.matrix[rows]) / math.sqrt(sq)
         order = np.argsort(-sims, kind="stable")[:top]
         return [(int(i), float(sims[i])) for i in order if sims[i] > 0.0]
 

@@ -27,6 +27,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import ahocorasick
 
@@ -157,14 +158,30 @@ class Scan:
     folded: str
     tokens: list[str]
     hits: list[RuleHit]
-    _char_spans: list[tuple[int, int]] | None = field(default=None, repr=False)
+    _bounds: tuple[Any, Any] | None = field(default=None, repr=False)
 
     def char_span(self, tok_start: int, tok_end: int) -> tuple[int, int]:
         """Folded-text character span of tokens [tok_start, tok_end)."""
-        if self._char_spans is None:
-            rx = WORD_ASCII if self.folded.isascii() else WORD
-            self._char_spans = [m.span() for m in rx.finditer(self.folded)]
-        return self._char_spans[tok_start][0], self._char_spans[tok_end - 1][1]
+        if self._bounds is None:
+            self._bounds = _token_bounds(self.folded)
+        starts, ends = self._bounds
+        return int(starts[tok_start]), int(ends[tok_end - 1])
+
+
+def _token_bounds(folded: str) -> tuple[Any, Any]:
+    """Start and end offsets of every token (only computed when evidence is needed).
+
+    ASCII text is done with numpy over the separator mask (a regex walk building
+    one Python tuple per word cost more than the whole match).
+    """
+    if not folded.isascii():
+        spans = [m.span() for m in WORD.finditer(folded)]
+        return [a for a, _ in spans], [b for _, b in spans]
+    import numpy as np
+
+    is_word = np.frombuffer(folded.translate(_SEPARATORS).encode("ascii"), dtype=np.uint8) != 32
+    edges = np.diff(np.concatenate(([False], is_word, [False])).astype(np.int8))
+    return np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)
 
 
 class Matcher:
@@ -213,37 +230,52 @@ class Matcher:
             return Scan(folded, tokens, [])
         joined = f" {' '.join(tokens)} "
         n_tok = len(tokens)
+        # Hits are kept as (character position of the key's leading space, words);
+        # turning a position into a word index costs a count over the text, so it is
+        # done only for phrases that need checking here and for rules that matched.
         found: dict[str, list[tuple[int, int]]] = {}
         for end, (klen, group) in self._automaton.iter(joined):
-            # the key starts with the space before its first word
-            t0 = joined.count(" ", 0, end - klen + 1)
+            pos = end - klen + 1
             for name, ph, key_tokens, size in group:
-                if key_tokens == size or (
-                    t0 + size <= n_tok
-                    and all(ph.tokens[j].accepts(tokens[t0 + j]) for j in range(key_tokens, size))
-                ):
-                    found.setdefault(name, []).append((t0, t0 + size))
-        hits = self._rules_hit(found) if found else []
+                if key_tokens != size:
+                    t0 = joined.count(" ", 0, pos)
+                    if t0 + size > n_tok or not all(
+                        ph.tokens[j].accepts(tokens[t0 + j]) for j in range(key_tokens, size)
+                    ):
+                        continue
+                found.setdefault(name, []).append((pos, size))
+        hits = self._rules_hit(found, joined) if found else []
         return Scan(folded, tokens, hits)
 
-    def _rules_hit(self, found: dict[str, list[tuple[int, int]]]) -> list[RuleHit]:
-        # per rule, per component: the token spans of any of its alternatives
-        comp_spans: dict[int, dict[int, list[tuple[int, int]]]] = {}
+    def _rules_hit(self, found: dict[str, list[tuple[int, int]]], joined: str) -> list[RuleHit]:
+        # per rule, per component: the hits of any of its alternatives
+        comp_hits: dict[int, dict[int, list[tuple[int, int]]]] = {}
         for name, spans in found.items():
             for r_idx, c_idx in self._phrase_rules[name]:
-                comp_spans.setdefault(r_idx, {}).setdefault(c_idx, []).extend(spans)
+                comp_hits.setdefault(r_idx, {}).setdefault(c_idx, []).extend(spans)
+        index: dict[int, int] = {}
+
+        def token_spans(items: list[tuple[int, int]]) -> list[tuple[int, int]]:
+            out = set()
+            for pos, size in items:
+                t0 = index.get(pos)
+                if t0 is None:
+                    t0 = index[pos] = joined.count(" ", 0, pos)
+                out.add((t0, t0 + size))
+            return sorted(out)
+
         hits: list[RuleHit] = []
-        for r_idx in sorted(comp_spans):
+        for r_idx in sorted(comp_hits):
             rule = self.rules[r_idx]
-            comps = comp_spans[r_idx]
+            comps = comp_hits[r_idx]
             if len(comps) < len(rule.components):
                 continue
             if not rule.is_proximity:
-                for span in sorted(set(comps[0])):
+                for span in token_spans(comps[0]):
                     hits.append(RuleHit(rule, (span,)))
                 continue
             best = _closest(
-                [sorted(set(comps[i])) for i in range(len(rule.components))], rule.window
+                [token_spans(comps[i]) for i in range(len(rule.components))], rule.window
             )
             if best is not None:
                 hits.append(RuleHit(rule, best))

@@ -35,6 +35,9 @@ class FoldedField:
 
     def span(self, start: int, end: int) -> tuple[int, int]:
         """Original-text span of the folded span [start, end)."""
+        if self._offsets is None and self.original.isascii():
+            # ASCII folds character for character: no offset list needed
+            return (start, start) if end <= start else (start, end)
         return source_span(self.offsets, start, end)
 
 

@@ -54,7 +54,9 @@ def _fold_char(ch: str) -> str:
         return low
     decomposed = unicodedata.normalize("NFKD", low)
     base = "".join(c for c in decomposed if not unicodedata.combining(c))
-    return base
+    # A precomposed Cyrillic letter (Macedonian ѐ ѝ as in "сѐ", Belarusian ў)
+    # decomposes to a Cyrillic base that still needs transliterating.
+    return "".join(_CYR_TO_LAT.get(c, c) for c in base)
 
 
 _LUT_SIZE = 0x3000

@@ -26,7 +26,7 @@ REGION_LANGUAGES = ("sr", "mk", "bs", "hr", "sq", "en")
 BCMS = frozenset({"sr", "sr-Latn", "sr-Cyrl", "bs", "hr", "cnr"})
 MIN_LETTERS = 20
 CONFIDENT = 0.9
-SAMPLE_CHARS = 400
+SAMPLE_CHARS = 300
 """Only the start of a text is classified: a few sentences decide the language as
 well as the whole article does, and the cost of py3langid grows with length."""
 

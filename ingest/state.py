@@ -29,7 +29,8 @@ from hybridwatch.events import format_time
 
 HealthStatus = Literal["ok", "failing", "never-polled", "disabled"]
 FILE_NAME = "ingest.sqlite3"
-KEEP_REPORTS = 200
+KEEP_REPORTS = 20
+"""Poll reports kept (one per poll_once or run round; a 2,000-source report is ~0.5 MB)."""
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS sources (

@@ -63,7 +63,7 @@ def main(argv: list[str] | None = None) -> int:
             docs.append(ngrams(fold(f"{r.get('title') or ''} {r.get('text') or ''}"), LEDE))
     df: Counter[str] = Counter()
     for d in docs:
-        df.update(d.keys())
+        df.update(d)
     n = len(docs)
     vocab = set().union(*claim_grams)
     idf = {g: round(math.log((1 + n) / (1 + df[g])) + 1.0, 4) for g in sorted(vocab)}

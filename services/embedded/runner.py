@@ -117,6 +117,13 @@ async def _run(settings: Settings, once: bool, api: bool) -> int:
         if sock is not None:
             sock.close()
         raise
+    if settings.store.kind != "sqlite":
+        print(
+            f"hybridwatch: note: store.kind is {settings.store.kind!r} (HW_STORE_KIND?), but the "
+            f"embedded runtime always stores in SQLite under {settings.data_dir}; "
+            f"`hybridwatch search` with this configuration queries {settings.store.kind}",
+            file=sys.stderr,
+        )
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
     force = asyncio.Event()
@@ -184,6 +191,8 @@ async def _run(settings: Settings, once: bool, api: bool) -> int:
         if server is not None and server_task is not None:
             server.stop()
             await _stop_task(server_task, 10.0, force)
+        elif sock is not None:
+            sock.close()  # never handed to a server (start-up failed before)
         if poll_task is not None:
             await _stop_task(poll_task, POLL_GRACE_SECONDS, force)
         await rt.aclose()

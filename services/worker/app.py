@@ -33,6 +33,7 @@ from services.worker.processor import BatchProcessor, Incoming
 log = logging.getLogger(__name__)
 
 STATE_TABLE = "detector-state"
+MAX_RECORD_BYTES = 16 * 1024 * 1024
 
 
 def build_suite(settings: Settings) -> DetectorSuite:
@@ -120,6 +121,7 @@ def build_worker(settings: Settings, suite: DetectorSuite | None = None) -> Work
         producer_acks=-1,
         producer_compression_type=None if k.compression == "none" else k.compression,
         producer_linger_ms=5,
+        producer_max_request_size=MAX_RECORD_BYTES,
         stream_recovery_delay=1.0,
         table_standby_replicas=0,
         stream_buffer_maxsize=max(4096, w.batch_max * 4),
@@ -136,6 +138,8 @@ def build_worker(settings: Settings, suite: DetectorSuite | None = None) -> Work
     }
     table = app.Table(
         STATE_TABLE, default=None, key_type=str, partitions=k.partitions,
+        # a batch's marker carries its writes (services/worker/state.py): allow big records
+        extra_topic_configs={"max.message.bytes": str(MAX_RECORD_BYTES), "cleanup.policy": "compact"},
     )
 
     async def send(topic: str, key: bytes | None, value: bytes | None, headers: Any) -> Any:

@@ -29,7 +29,7 @@ from detectors.pipeline import DetectorSuite
 from hybridwatch.events import Article, ContractError
 from hybridwatch.topics import Topics
 from services.kafka.codec import Headers, Record, dead_letter_headers, decode_event, encode
-from services.worker.state import Overlay, apply_changes, empty_marker, marker_key
+from services.worker.state import Overlay, StateCache, empty_marker, marker_key
 
 log = logging.getLogger(__name__)
 
@@ -97,10 +97,12 @@ class BatchProcessor:
         self.max_send_attempts = max_send_attempts
         self.send_backoff = send_backoff
         self._reapplied: set[tuple[str, int]] = set()
+        self.cache = StateCache(table)
 
     def forget_partitions(self) -> None:
         """Call on rebalance: the next batch of each partition re-applies its marker first."""
         self._reapplied.clear()
+        self.cache.clear()
 
     async def process(self, batch: Sequence[Incoming]) -> BatchReport:
         report = BatchReport()
@@ -116,9 +118,9 @@ class BatchProcessor:
                 marker = self._marker(mkey)
                 if (topic, partition) not in self._reapplied:
                     # the newest batch's keys may not all have reached the changelog
-                    apply_changes(self.table, marker["writes"], marker["deletes"])
+                    self.cache.apply(marker["writes"], marker["deletes"])
                     self._reapplied.add((topic, partition))
-                part = Overlay(self.table)
+                part = Overlay(self.cache)
                 applied = int(marker["offset"])
                 last = applied
                 for rec in recs:
@@ -140,7 +142,7 @@ class BatchProcessor:
         for rec, mkey, new_marker, sets, dels in commits:
             with self._scope(rec):
                 self.table[mkey] = new_marker  # first: see module docstring of state.py
-                apply_changes(self.table, sets, dels)
+                self.cache.apply(sets, dels)
         if self._flush is not None and commits:
             await self._flush()
         if self.metrics is not None:
@@ -167,10 +169,12 @@ class BatchProcessor:
         except ContractError as err:
             report.dead += 1
             return [self._dead(rec, "invalid-article", str(err))]
-        view = Overlay(part)
+        view = Overlay(self.cache, under=part)
         try:
             detection = self.suite.process(article, view)
         except Exception as err:  # a detector bug must not stop the stream
+            # it may have mutated values it read in place: re-read them from the table
+            self.cache.forget(view.read)
             log.exception("detector failure on article %s (%s/%d@%d)", article.id, rec.topic, rec.partition, rec.offset)
             report.dead += 1
             return [self._dead(rec, "detector-error", f"{type(err).__name__}: {err} (article {article.id})")]

@@ -21,12 +21,12 @@ See docs/kafka.md.
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Iterator, Mapping, MutableMapping
 from typing import Any
 
 MARKER_PREFIX = "__hw_applied__/"
-_DELETED: Any = object()
+ABSENT: Any = object()
+"""Sentinel: a key known not to exist (negative cache entry, or a pending delete)."""
 
 
 def marker_key(topic: str, partition: int) -> str:
@@ -37,44 +37,106 @@ def empty_marker() -> dict[str, Any]:
     return {"offset": -1, "writes": {}, "deletes": []}
 
 
-class Overlay(MutableMapping[str, Any]):
-    """A mapping that records writes and deletes over a read-only base mapping."""
+class StateCache:
+    """A read-through mirror of the state table for the partitions this process owns.
 
-    def __init__(self, base: Mapping[str, Any]) -> None:
-        self.base = base
+    Why: a Faust table decodes JSON on every read; the detectors read dozens of keys
+    per article. This worker is the only writer of its partitions' keys, so a mirror
+    filled on first read and updated on every write stays exact; it is cleared on
+    every rebalance (the owned partitions change).
+    """
+
+    def __init__(self, table: MutableMapping[str, Any]) -> None:
+        self.table = table
+        self.values: dict[str, Any] = {}
+
+    def lookup(self, key: str) -> Any:
+        try:
+            return self.values[key]
+        except KeyError:
+            pass
+        try:
+            value = self.table[key]
+        except KeyError:
+            value = ABSENT
+        if value is None:  # a tombstone restored from the changelog
+            value = ABSENT
+        self.values[key] = value
+        return value
+
+    def forget(self, keys: Iterator[str] | list[str] | set[str]) -> None:
+        for k in keys:
+            self.values.pop(k, None)
+
+    def clear(self) -> None:
+        self.values.clear()
+
+    def apply(self, sets: Mapping[str, Any], dels: list[str]) -> None:
+        """Write through: table (-> changelog) and mirror."""
+        table, values = self.table, self.values
+        for k, v in sets.items():
+            table[k] = v
+            values[k] = v
+        for k in dels:
+            if self.lookup(k) is not ABSENT:
+                del table[k]
+            values[k] = ABSENT
+
+
+class Overlay(MutableMapping[str, Any]):
+    """Writes and deletes recorded over a lower layer (another Overlay, else the cache).
+
+    Values are handed out as stored, not copied: detectors assign what they changed
+    (read-modify-write), as detectors/base.py requires.
+    """
+
+    def __init__(self, cache: StateCache, under: Overlay | None = None) -> None:
+        self.cache = cache
+        self.under = under
         self.writes: dict[str, Any] = {}
+        self.read: set[str] = set()
+
+    def _lookup(self, key: str) -> Any:
+        v = self.writes.get(key, self)
+        if v is not self:
+            return v
+        self.read.add(key)
+        if self.under is not None:
+            return self.under._lookup(key)
+        return self.cache.lookup(key)
 
     def __getitem__(self, key: str) -> Any:
-        if key in self.writes:
-            value = self.writes[key]
-            if value is _DELETED:
-                raise KeyError(key)
-            return value
-        # a copy: a detector that mutates what it read must not change the base in place
-        return copy.deepcopy(self.base[key])
+        v = self._lookup(key)
+        if v is ABSENT:
+            raise KeyError(key)
+        return v
+
+    def get(self, key: str, default: Any = None) -> Any:
+        v = self._lookup(key)
+        return default if v is ABSENT else v
 
     def __setitem__(self, key: str, value: Any) -> None:
         self.writes[key] = value
 
     def __delitem__(self, key: str) -> None:
-        if key not in self:
+        if self._lookup(key) is ABSENT:
             raise KeyError(key)
-        self.writes[key] = _DELETED
+        self.writes[key] = ABSENT
 
     def __contains__(self, key: object) -> bool:
-        if key in self.writes:
-            return self.writes[key] is not _DELETED
-        return key in self.base
+        return isinstance(key, str) and self._lookup(key) is not ABSENT
 
     def __iter__(self) -> Iterator[str]:
-        seen = set()
-        for k, v in self.writes.items():
-            seen.add(k)
-            if v is not _DELETED:
-                yield k
-        for k in self.base:
-            if k not in seen and not k.startswith(MARKER_PREFIX):
-                yield k
+        # rare (no built-in detector iterates its state); correct but not fast
+        keys = set(self._all_writes())
+        for k in self.cache.table:
+            if not k.startswith(MARKER_PREFIX):
+                keys.add(k)
+        return iter(sorted(k for k in keys if k in self))
+
+    def _all_writes(self) -> dict[str, Any]:
+        below = self.under._all_writes() if self.under is not None else {}
+        return {**below, **self.writes}
 
     def __len__(self) -> int:
         return sum(1 for _ in self)
@@ -84,14 +146,6 @@ class Overlay(MutableMapping[str, Any]):
 
     def changes(self) -> tuple[dict[str, Any], list[str]]:
         """(key -> new value, deleted keys)."""
-        sets = {k: v for k, v in self.writes.items() if v is not _DELETED}
-        dels = [k for k, v in self.writes.items() if v is _DELETED]
+        sets = {k: v for k, v in self.writes.items() if v is not ABSENT}
+        dels = [k for k, v in self.writes.items() if v is ABSENT]
         return sets, dels
-
-
-def apply_changes(table: MutableMapping[str, Any], sets: Mapping[str, Any], dels: list[str]) -> None:
-    for k, v in sets.items():
-        table[k] = v
-    for k in dels:
-        if k in table:
-            del table[k]

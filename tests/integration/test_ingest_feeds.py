@@ -358,7 +358,9 @@ def test_route_fields_can_be_combined() -> None:
     assert route.status == 200 and route.handler is None
 
 
-async def test_parse_in_worker_processes_dedups_against_the_same_seen_store(feed_server: FeedServer, state: IngestState) -> None:
+async def test_parse_in_worker_processes_dedups_against_the_same_seen_store(
+    feed_server: FeedServer, state: IngestState
+) -> None:
     body = _feed("rs-cyrillic.xml")
     url = feed_server.route("/rss", body=body)
     publish = Collector()

@@ -96,3 +96,9 @@ def test_article_carries_source_language_countries_and_utc_time() -> None:
 def test_title_markup_is_stripped_to_one_line() -> None:
     article = normalise(_entry("<b>Naslov</b><br>drugi red"), SR, NOW)
     assert article.title == "Naslov drugi red"
+
+
+def test_macedonian_accented_letters_leave_no_cyrillic_in_text_latn() -> None:
+    article = normalise(_entry("Тоа е сѐ што ѝ рече"), MK, NOW)
+    assert article.text_latn == "toa e se sto i rece"
+    assert article.text_latn.isascii()

@@ -50,29 +50,43 @@ def _engine() -> tuple[str, str, list[str] | None]:
     run = tempfile.mkdtemp(prefix="hw-index-bench-")
     env = {**os.environ, "HW_SERVICES_DIR": run}
     out = subprocess.run(
-        [str(ROOT / "deploy/local/search.sh"), "start"], env=env, capture_output=True, text=True, check=True
+        [str(ROOT / "deploy/local/search.sh"), "start"],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
     ).stdout
     values = dict(line.split("=", 1) for line in out.splitlines() if "=" in line)
-    return values["HW_ES_URL"], values.get("HW_STORE_KIND", "opensearch"), [f"HW_SERVICES_DIR={run}"]
+    return (
+        values["HW_ES_URL"],
+        values.get("HW_STORE_KIND", "opensearch"),
+        [f"HW_SERVICES_DIR={run}"],
+    )
 
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--n", type=int, default=50_000, help="documents for the bulk run")
     ap.add_argument("--batch", type=int, default=2_000, help="documents per bulk request")
-    ap.add_argument("--single", type=int, default=2_000, help="documents for the one-request-each baseline")
+    ap.add_argument(
+        "--single", type=int, default=2_000, help="documents for the one-request-each baseline"
+    )
     args = ap.parse_args()
 
     url, kind, started = _engine()
     prefix = f"hwbench-{uuid.uuid4().hex[:8]}-"
-    store = SearchEngineStore.open(StoreSettings(kind=kind, url=url, index_prefix=prefix), refresh_on_write=False)  # type: ignore[arg-type]
+    store = SearchEngineStore.open(
+        StoreSettings(kind=kind, url=url, index_prefix=prefix), refresh_on_write=False
+    )  # type: ignore[arg-type]
     try:
         info = detect_engine(url)
         print(f"engine: {info.engine} {info.version} at {url}")
         docs = [doc_of(a) for a in make_articles(args.n + args.single, seed=42, words=60)]
         bulk_docs, single_docs = docs[: args.n], docs[args.n :]
         size = sum(len(d.source) for d in bulk_docs) / len(bulk_docs)
-        print(f"documents: {args.n} bulk + {args.single} single, {size:.0f} bytes of JSON each (synthetic)")
+        print(
+            f"documents: {args.n} bulk + {args.single} single, {size:.0f} bytes of JSON each (synthetic)"
+        )
 
         # warm-up: creates the monthly indices and JIT-compiles the engine's hot paths
         store.index_documents(docs[:500])
@@ -82,7 +96,9 @@ def main() -> int:
         for i in range(0, len(bulk_docs), args.batch):
             result = store.index_documents(bulk_docs[i : i + args.batch])
             if result.retry or result.rejected:
-                print(f"bulk failures: {len(result.retry)} retryable, {len(result.rejected)} refused")
+                print(
+                    f"bulk failures: {len(result.retry)} retryable, {len(result.rejected)} refused"
+                )
                 return 1
             indexed += result.indexed
         bulk_s = time.perf_counter() - t0
@@ -97,8 +113,12 @@ def main() -> int:
         stored = store.count_articles()
         bulk_rate = indexed / bulk_s
         single_rate = len(single_docs) / single_s
-        print(f"bulk ({args.batch}/request): {indexed} docs in {bulk_s:.2f}s = {bulk_rate:,.0f} docs/s")
-        print(f"one request per document:  {len(single_docs)} docs in {single_s:.2f}s = {single_rate:,.0f} docs/s")
+        print(
+            f"bulk ({args.batch}/request): {indexed} docs in {bulk_s:.2f}s = {bulk_rate:,.0f} docs/s"
+        )
+        print(
+            f"one request per document:  {len(single_docs)} docs in {single_s:.2f}s = {single_rate:,.0f} docs/s"
+        )
         print(f"ratio bulk / single: {bulk_rate / single_rate:.1f}x")
         print(f"target >= {TARGET:,} docs/s bulk: {'met' if bulk_rate >= TARGET else 'NOT met'}")
         if stored != len(docs):

@@ -30,6 +30,7 @@ import argparse
 import asyncio
 import contextlib
 import multiprocessing as mp
+import resource
 import sys
 import tempfile
 import time
@@ -183,11 +184,14 @@ async def raw_fetch(urls: list[str], concurrency: int) -> float:
             async with sem:
                 return len((await client.get(url)).content)
 
+        cpu0 = time.process_time()
         t0 = time.perf_counter()
         sizes = await asyncio.gather(*(one(u) for u in urls))
         elapsed = time.perf_counter() - t0
+        cpu = time.process_time() - cpu0
     print(
-        f"baseline raw httpx fetch of {len(urls)} feeds ({sum(sizes) / 1e6:.1f} MB, no parsing): {elapsed:.1f}s"
+        f"baseline raw httpx fetch of {len(urls)} feeds ({sum(sizes) / 1e6:.1f} MB, no parsing): "
+        f"{elapsed:.1f}s wall, {cpu:.1f} CPU-s"
     )
     return elapsed
 
@@ -233,14 +237,18 @@ async def bench_poll(feeds: int, items: int, ports: int, processes: int) -> None
             from ingest.language import detect_language
 
             detect_language("warm up the language model before timing", "sr")
+            cpu0 = time.process_time()
             t0 = time.perf_counter()
             first = await poller.poll_once()
             cold = time.perf_counter() - t0
+            cpu_main = time.process_time() - cpu0
             t0 = time.perf_counter()
             second = await poller.poll_once()
             warm = time.perf_counter() - t0
-            await poller.aclose()
+            await poller.aclose()  # waits for the parse workers, so their CPU time is counted below
             state.close()
+        kids = resource.getrusage(resource.RUSAGE_CHILDREN)
+        cpu_workers = kids.ru_utime + kids.ru_stime
         print(
             f"poll {feeds} feeds x {items} items over {ports} ports: first pass {cold:.1f}s "
             f"({first.sources_ok} ok, {first.sources_failed} failed, {first.articles_new} new articles, "
@@ -248,6 +256,11 @@ async def bench_poll(feeds: int, items: int, ports: int, processes: int) -> None
         )
         print(
             f"second pass (all 304): {warm:.1f}s ({second.sources_ok} ok, {second.articles_new} new)"
+        )
+        print(
+            f"CPU seconds for the first pass: poller process {cpu_main:.1f}s + parse workers "
+            f"{cpu_workers:.1f}s (incl. their start-up and the 304 pass) -> on an idle 2-core machine the "
+            f"first pass needs about {max(cpu_main, (cpu_main + cpu_workers) / 2):.0f}s of wall time"
         )
         print(
             f"ratio first pass / raw fetch baseline: {cold / base:.1f}x (parse_processes={processes})"

@@ -126,7 +126,7 @@ class ClaimsOptions(DetectorOptions):
     index_file: str | None = None
     threshold: float = Field(default=0.4, gt=0.0, le=1.0)
     """Cosine similarity from which a claim counts as restated."""
-    lede_chars: int = Field(default=400, ge=50, le=20000)
+    lede_chars: int = Field(default=250, ge=50, le=20000)
     exclude_same_case: bool = False
     """Evaluation only: skip claims whose case id equals the article id up to '#'."""
 

@@ -125,21 +125,22 @@ class NarrativeDetector(Detector):
                     cues.setdefault(fname, (scan, []))[1].append(h)
                 else:
                     per_pack.setdefault(h.rule.group, []).append((fname, scan, h))
-        title_cue = cues["title"][1][0] if "title" in cues else None
-        title_scan = cues["title"][0] if "title" in cues else None
+        title_scan, title_cues = cues.get("title", (None, []))
         out: list[PackScore] = []
         for pack_id, raw_hits in per_pack.items():
+            # a title cue that is part of this pack's own claim in the title
+            # ("No evidence of Russian meddling") does not refute the pack
+            own_title = [h for f, _, h in raw_hits if f == "title"]
+            title_cue = next(
+                (c for c in title_cues if not any(_overlaps(c, h) for h in own_title)), None
+            )
             best: dict[str, Hit] = {}
             for fname, scan, h in raw_hits:
                 own = [c for c in cues.get(fname, (scan, []))[1] if not _overlaps(c, h)]
                 cue = _near(own, h, self.opts.negation_window)
                 cue_field: FieldName = fname
                 cue_scan: Scan | None = scan
-                if (
-                    cue is None
-                    and title_cue is not None
-                    and not (fname == "title" and _overlaps(title_cue, h))
-                ):
+                if cue is None and title_cue is not None:
                     cue, cue_field, cue_scan = title_cue, "title", title_scan
                 w = h.rule.weight * (self.opts.negation_factor if cue is not None else 1.0)
                 # a rule counts once however often it repeats; the strongest occurrence wins

@@ -194,8 +194,19 @@ class ThreatDetector(Detector):
         a = article.article
         cc = article.country
         key = f"{self.name}:{cc}"
-        st = state.get(key) or {"newest": None, "level": "low", "buckets": [], "sum": {}}
         bucket = int(a.published.timestamp()) // self.bucket_s
+        scoring = any(
+            signal_points(s.detector, s.severity, o.detector_weights)
+            for s in signals
+            if s.detector != self.name
+        )
+        st = state.get(key)
+        if st is None:
+            if not scoring:
+                return signals  # nothing to count and nothing to slide
+            st = {"newest": None, "level": "low", "buckets": [], "sum": {}}
+        elif not scoring and bucket <= int(st["newest"]):
+            return signals  # the window does not move and no points arrive: no change
         newest = bucket if st["newest"] is None else max(int(st["newest"]), bucket)
         oldest_kept = newest - self.n_buckets + 1
         buckets: list[list[Any]] = st["buckets"]

@@ -148,6 +148,8 @@ class WorkerSettings(_Frozen):
     batch_max: int = Field(default=500, ge=1)
     batch_within: float = Field(default=0.05, gt=0.0, le=10.0)
     """A batch of articles is processed when batch_max arrived or batch_within seconds passed."""
+    state_shards: int = Field(default=128, ge=1, le=65536)
+    """Detector state is stored as this many table records per partition (fixed once used)."""
 
 
 class MetricsSettings(_Frozen):
@@ -210,7 +212,9 @@ def apply_env(tree: dict[str, Any], environ: Mapping[str, str]) -> dict[str, Any
         if name in ENV_SHORTHANDS:
             path = ENV_SHORTHANDS[name]
             if path:
-                _set_path(tree, path, value if path[-1] in ("url", "bootstrap") else _env_value(value))
+                _set_path(
+                    tree, path, value if path[-1] in ("url", "bootstrap") else _env_value(value)
+                )
             continue
         key = name[len(ENV_PREFIX) :].lower()
         path = tuple(p for p in key.split("__") if p)
@@ -241,7 +245,9 @@ def load_yaml(path: Path) -> dict[str, Any]:
     if data is None:
         return {}
     if not isinstance(data, dict):
-        raise ConfigError(f"config file {path} must hold a mapping at the top, got {type(data).__name__}")
+        raise ConfigError(
+            f"config file {path} must hold a mapping at the top, got {type(data).__name__}"
+        )
     return data
 
 
@@ -277,7 +283,9 @@ def load_settings(
     except ValidationError as err:
         raise ConfigError(_format_errors(err, f"{origin} (+ HW_* environment)")) from err
     if settings.sources is not None and settings.sources_file is not None:
-        raise ConfigError(f"invalid configuration in {origin}: set either sources or sources_file, not both")
+        raise ConfigError(
+            f"invalid configuration in {origin}: set either sources or sources_file, not both"
+        )
     return settings
 
 

@@ -43,6 +43,11 @@ from services.store.search_engine import Doc, SearchEngineStore
 log = logging.getLogger(__name__)
 
 BASE_BACKOFF = 0.25
+ASSIGN_TIMEOUT = 60.0
+
+
+class IndexerError(RuntimeError):
+    """The indexer cannot do its job (e.g. its topics do not exist)."""
 
 
 @dataclass
@@ -128,6 +133,7 @@ class Indexer:
     def run(self, once: bool = False) -> IndexerStats:
         """Consume until stopped (or, with once=True, until caught up with the topics)."""
         self.consumer.subscribe([self.topics.articles, self.topics.signals])
+        started = time.monotonic()
         batch = _Batch()
         while not self._stopping:
             room = self.settings.batch_size - len(batch.items)
@@ -150,13 +156,18 @@ class Indexer:
                 if not self._flush(batch):
                     break  # stopped while retrying: leave the batch uncommitted
                 batch = _Batch()
-            elif idle and once and not batch.items and self._caught_up():
+            elif idle and once and not batch.items and self._caught_up(started):
                 break
         return self.stats
 
-    def _caught_up(self) -> bool:
+    def _caught_up(self, started: float) -> bool:
         assigned = self.consumer.assignment()
         if not assigned:
+            if time.monotonic() - started > ASSIGN_TIMEOUT:
+                raise IndexerError(
+                    f"no partition of {self.topics.articles} or {self.topics.signals} was assigned "
+                    f"within {ASSIGN_TIMEOUT:.0f}s: do the topics exist (hybridwatch topics)?"
+                )
             return False
         ends = self.consumer.end_offsets(list(assigned))
         return all(self.consumer.position(tp) >= ends[tp] for tp in assigned)

@@ -33,14 +33,16 @@ class Metrics:
             registry=r,
             articles_in=Counter("hw_articles_in", "Articles consumed by this process", registry=r),
             articles_out=Counter(
-                "hw_articles_out", "Articles published (ingest) or fully processed (worker)", registry=r
+                "hw_articles_out",
+                "Articles published (ingest) or fully processed (worker)",
+                registry=r,
             ),
-            signals=Counter(
-                "hw_signals", "Signals emitted", ["detector", "country"], registry=r
-            ),
+            signals=Counter("hw_signals", "Signals emitted", ["detector", "country"], registry=r),
             consumer_lag=Gauge(
-                "hw_consumer_lag", "Records behind the partition's high-water mark",
-                ["topic", "partition"], registry=r,
+                "hw_consumer_lag",
+                "Records behind the partition's high-water mark",
+                ["topic", "partition"],
+                registry=r,
             ),
             errors=Counter("hw_errors", "Errors by pipeline stage", ["stage"], registry=r),
             dead_letters=Counter(

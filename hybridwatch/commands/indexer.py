@@ -32,7 +32,7 @@ def main(args: argparse.Namespace, settings: Settings) -> int:
     from kafka import KafkaConsumer, KafkaProducer
 
     from hybridwatch.topics import Topics
-    from services.indexer import Indexer
+    from services.indexer import Indexer, IndexerError
     from services.metrics import Metrics
     from services.store.search_engine import SearchEngineStore
 
@@ -69,6 +69,9 @@ def main(args: argparse.Namespace, settings: Settings) -> int:
     signal.signal(signal.SIGINT, _stop)
     try:
         stats = indexer.run(once=args.once)
+    except IndexerError as err:
+        print(f"hybridwatch indexer: {err}", file=sys.stderr)
+        return 1
     finally:
         consumer.close(autocommit=False)
         producer.close(timeout=30)

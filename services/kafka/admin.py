@@ -66,7 +66,11 @@ def ensure_topics(settings: KafkaSettings, timeout: float = 60.0) -> dict[str, s
         for spec in missing:
             try:
                 admin.create_topics(
-                    [NewTopic(spec.name, spec.partitions, spec.replication, topic_configs=spec.configs)],
+                    [
+                        NewTopic(
+                            spec.name, spec.partitions, spec.replication, topic_configs=spec.configs
+                        )
+                    ],
                     timeout_ms=int(timeout * 1000),
                 )
                 result[spec.name] = "created"
@@ -83,7 +87,10 @@ def ensure_topics(settings: KafkaSettings, timeout: float = 60.0) -> dict[str, s
 def _verify_partitions(admin: KafkaAdminClient, specs: list[TopicSpec], timeout: float) -> None:
     deadline = time.monotonic() + timeout
     while True:
-        described = {d.get("topic") or d.get("name"): d for d in admin.describe_topics([s.name for s in specs])}
+        described = {
+            d.get("topic") or d.get("name"): d
+            for d in admin.describe_topics([s.name for s in specs])
+        }
         pending = []
         for spec in specs:
             d = described.get(spec.name)

@@ -51,7 +51,9 @@ def encode(event: Article | Signal | Alert, attempt: int = 1) -> Record:
     return Record(event_key(event), event.to_json().encode("utf-8"), headers)
 
 
-def header_map(headers: Iterable[tuple[str, bytes]] | Mapping[str, bytes] | None) -> dict[str, bytes]:
+def header_map(
+    headers: Iterable[tuple[str, bytes]] | Mapping[str, bytes] | None,
+) -> dict[str, bytes]:
     if headers is None:
         return {}
     items = headers.items() if isinstance(headers, Mapping) else headers
@@ -66,7 +68,9 @@ def decode_event(model: type[E], value: bytes | None, headers: Any = None) -> E:
         try:
             version = int(raw_version.decode("ascii"))
         except (UnicodeDecodeError, ValueError) as err:
-            raise ContractError(f"header {SCHEMA_HEADER} is not an integer: {raw_version!r}") from err
+            raise ContractError(
+                f"header {SCHEMA_HEADER} is not an integer: {raw_version!r}"
+            ) from err
         if version != SCHEMA_VERSION:
             raise ContractError(
                 f"unsupported {model.__name__} schema version {version} (this build reads {SCHEMA_VERSION})"
@@ -76,7 +80,9 @@ def decode_event(model: type[E], value: bytes | None, headers: Any = None) -> E:
     try:
         text = value.decode("utf-8")
     except UnicodeDecodeError as err:
-        raise ContractError(f"value is not UTF-8 at byte {err.start}: not a JSON {model.__name__}") from err
+        raise ContractError(
+            f"value is not UTF-8 at byte {err.start}: not a JSON {model.__name__}"
+        ) from err
     return decode(model, text)
 
 

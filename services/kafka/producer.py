@@ -86,7 +86,9 @@ class KafkaPublisher:
             batch_size=256 * 1024,
             retries=2**31 - 1,
             delivery_timeout_ms=delivery_timeout_ms,
-            request_timeout_ms=max(1000, min(30_000, delivery_timeout_ms - settings.linger_ms - 100)),
+            request_timeout_ms=max(
+                1000, min(30_000, delivery_timeout_ms - settings.linger_ms - 100)
+            ),
             max_block_ms=max_block_ms,
             max_in_flight_requests_per_connection=5,
             retry_backoff_ms=200,
@@ -146,7 +148,11 @@ class KafkaPublisher:
                     self._metrics.errors.labels(stage="publish").inc(len(failed))
                 log.warning(
                     "Kafka did not acknowledge %d of %d events (attempt %d/%d): %s",
-                    len(failed), len(pending), attempt, self.max_attempts, last_error,
+                    len(failed),
+                    len(pending),
+                    attempt,
+                    self.max_attempts,
+                    last_error,
                 )
                 pending = failed
                 if attempt < self.max_attempts:

@@ -103,6 +103,7 @@ class SearchEngineStore:
         self.prefix = prefix
         self.refresh_on_write = refresh_on_write
         self.retention_policy_installed = False
+        self.client_url: str | None = None
 
     @classmethod
     def open(cls, settings: StoreSettings, refresh_on_write: bool = True) -> SearchEngineStore:
@@ -124,6 +125,7 @@ class SearchEngineStore:
             settings.kind, settings.url, settings.username, password, settings.verify_certs
         )
         store = cls(client, settings.index_prefix, refresh_on_write)
+        store.client_url = settings.url
         store.ensure_templates()
         return store
 

@@ -49,7 +49,9 @@ def table_store(url: str) -> str:
         try:
             import rocksdict  # noqa: F401
         except ImportError:
-            log.warning("worker.table_store=%s but rocksdict is not installed: using memory://", url)
+            log.warning(
+                "worker.table_store=%s but rocksdict is not installed: using memory://", url
+            )
             return "memory://"
     return url
 
@@ -129,17 +131,28 @@ def build_worker(settings: Settings, suite: DetectorSuite | None = None) -> Work
         broker_commit_interval=1.0,
     )
     articles = app.topic(
-        topics.articles, key_type=bytes, value_type=bytes, key_serializer="raw",
-        value_serializer="raw", partitions=k.partitions, replicas=k.replication,
+        topics.articles,
+        key_type=bytes,
+        value_type=bytes,
+        key_serializer="raw",
+        value_serializer="raw",
+        partitions=k.partitions,
+        replicas=k.replication,
     )
     raw_out = {
         name: app.topic(name, key_serializer="raw", value_serializer="raw", replicas=k.replication)
         for name in (topics.signals, topics.dead_letter)
     }
     table = app.Table(
-        STATE_TABLE, default=None, key_type=str, partitions=k.partitions,
+        STATE_TABLE,
+        default=None,
+        key_type=str,
+        partitions=k.partitions,
         # a batch's marker carries its writes (services/worker/state.py): allow big records
-        extra_topic_configs={"max.message.bytes": str(MAX_RECORD_BYTES), "cleanup.policy": "compact"},
+        extra_topic_configs={
+            "max.message.bytes": str(MAX_RECORD_BYTES),
+            "cleanup.policy": "compact",
+        },
     )
 
     async def send(topic: str, key: bytes | None, value: bytes | None, headers: Any) -> Any:
@@ -149,7 +162,14 @@ def build_worker(settings: Settings, suite: DetectorSuite | None = None) -> Work
         await app.producer.flush()
 
     processor = BatchProcessor(
-        suite, table, topics, send, flush=flush, scope=faust_scope, metrics=metrics
+        suite,
+        table,
+        topics,
+        send,
+        flush=flush,
+        scope=faust_scope,
+        metrics=metrics,
+        shards=w.state_shards,
     )
 
     @app.agent(articles, name="detect", concurrency=1)
@@ -157,8 +177,13 @@ def build_worker(settings: Settings, suite: DetectorSuite | None = None) -> Work
         async for events in stream.take_events(w.batch_max, within=w.batch_within):
             batch = [
                 Incoming(
-                    e.message.topic, e.message.partition, e.message.offset,
-                    e.message.key, e.message.value, e.message.headers, handle=e,
+                    e.message.topic,
+                    e.message.partition,
+                    e.message.offset,
+                    e.message.key,
+                    e.message.value,
+                    e.message.headers,
+                    handle=e,
                 )
                 for e in events
             ]
@@ -187,4 +212,6 @@ def _update_lag(app: faust.App, metrics: Metrics, batch: list[Incoming]) -> None
         except Exception:  # not known yet right after a rebalance
             continue
         if hw is not None:
-            metrics.consumer_lag.labels(topic=topic, partition=str(partition)).set(max(0, hw - offset - 1))
+            metrics.consumer_lag.labels(topic=topic, partition=str(partition)).set(
+                max(0, hw - offset - 1)
+            )

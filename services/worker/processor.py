@@ -86,6 +86,7 @@ class BatchProcessor:
         metrics: Any = None,
         max_send_attempts: int = 5,
         send_backoff: float = 0.5,
+        shards: int = 16,
     ) -> None:
         self.suite = suite
         self.table = table
@@ -96,13 +97,12 @@ class BatchProcessor:
         self.metrics = metrics
         self.max_send_attempts = max_send_attempts
         self.send_backoff = send_backoff
-        self._reapplied: set[tuple[str, int]] = set()
-        self.cache = StateCache(table)
+        self.shards = shards
+        self._caches: dict[tuple[str, int], StateCache] = {}
 
     def forget_partitions(self) -> None:
-        """Call on rebalance: the next batch of each partition re-applies its marker first."""
-        self._reapplied.clear()
-        self.cache.clear()
+        """Call on rebalance: the next batch of each partition reloads and re-applies its marker."""
+        self._caches.clear()
 
     async def process(self, batch: Sequence[Incoming]) -> BatchReport:
         report = BatchReport()
@@ -110,17 +110,21 @@ class BatchProcessor:
         for rec in batch:
             groups.setdefault((rec.topic, rec.partition), []).append(rec)
         outs: list[_Out] = []
-        commits: list[tuple[Incoming, str, dict[str, Any], dict[str, Any], list[str]]] = []
+        commits: list[
+            tuple[Incoming, StateCache, str, dict[str, Any], dict[str, Any], list[str]]
+        ] = []
         for (topic, partition), recs in groups.items():
             recs.sort(key=lambda r: r.offset)
             with self._scope(recs[-1]):
                 mkey = marker_key(topic, partition)
                 marker = self._marker(mkey)
-                if (topic, partition) not in self._reapplied:
-                    # the newest batch's keys may not all have reached the changelog
-                    self.cache.apply(marker["writes"], marker["deletes"])
-                    self._reapplied.add((topic, partition))
-                part = Overlay(self.cache)
+                cache = self._caches.get((topic, partition))
+                if cache is None:
+                    cache = StateCache(self.table, topic, partition, self.shards)
+                    # the newest batch's shards may not all have reached the changelog
+                    cache.apply(marker["writes"], marker["deletes"])
+                    self._caches[(topic, partition)] = cache
+                part = Overlay(cache)
                 applied = int(marker["offset"])
                 last = applied
                 for rec in recs:
@@ -132,17 +136,17 @@ class BatchProcessor:
                     last = max(last, rec.offset)
                     if self.metrics is not None:
                         self.metrics.articles_in.inc()
-                    outs.extend(self._one(rec, part, report))
+                    outs.extend(self._one(rec, part, cache, report))
                 if last > applied:
                     sets, dels = part.changes()
                     new_marker = {"offset": last, "writes": sets, "deletes": dels}
-                    commits.append((recs[-1], mkey, new_marker, sets, dels))
+                    commits.append((recs[-1], cache, mkey, new_marker, sets, dels))
                     report.last_offsets[partition] = last
         await self._deliver(outs)
-        for rec, mkey, new_marker, sets, dels in commits:
+        for rec, cache, mkey, new_marker, sets, dels in commits:
             with self._scope(rec):
                 self.table[mkey] = new_marker  # first: see module docstring of state.py
-                self.cache.apply(sets, dels)
+                cache.apply(sets, dels)
         if self._flush is not None and commits:
             await self._flush()
         if self.metrics is not None:
@@ -161,35 +165,68 @@ class BatchProcessor:
             return empty_marker()
         if not isinstance(value, dict) or "offset" not in value:
             return empty_marker()
-        return {"offset": value["offset"], "writes": value.get("writes") or {}, "deletes": value.get("deletes") or []}
+        return {
+            "offset": value["offset"],
+            "writes": value.get("writes") or {},
+            "deletes": value.get("deletes") or [],
+        }
 
-    def _one(self, rec: Incoming, part: Overlay, report: BatchReport) -> list[_Out]:
+    def _one(
+        self, rec: Incoming, part: Overlay, cache: StateCache, report: BatchReport
+    ) -> list[_Out]:
         try:
             article = decode_event(Article, rec.value, rec.headers)
         except ContractError as err:
             report.dead += 1
             return [self._dead(rec, "invalid-article", str(err))]
-        view = Overlay(self.cache, under=part)
+        view = Overlay(cache, under=part)
         try:
             detection = self.suite.process(article, view)
         except Exception as err:  # a detector bug must not stop the stream
             # it may have mutated values it read in place: re-read them from the table
-            self.cache.forget(view.read)
-            log.exception("detector failure on article %s (%s/%d@%d)", article.id, rec.topic, rec.partition, rec.offset)
+            cache.forget(view.read)
+            log.exception(
+                "detector failure on article %s (%s/%d@%d)",
+                article.id,
+                rec.topic,
+                rec.partition,
+                rec.offset,
+            )
             report.dead += 1
-            return [self._dead(rec, "detector-error", f"{type(err).__name__}: {err} (article {article.id})")]
+            return [
+                self._dead(
+                    rec, "detector-error", f"{type(err).__name__}: {err} (article {article.id})"
+                )
+            ]
         view.fold_into(part)
         report.processed += 1
         out = []
         for sig in detection.signals:
             r: Record = encode(sig)
-            out.append(_Out(self.topics.signals, r.key, r.value, r.headers, signal=(sig.detector, sig.country)))
+            out.append(
+                _Out(
+                    self.topics.signals,
+                    r.key,
+                    r.value,
+                    r.headers,
+                    signal=(sig.detector, sig.country),
+                )
+            )
         report.signals += len(out)
         return out
 
     def _dead(self, rec: Incoming, reason: str, detail: str) -> _Out:
-        log.warning("dead letter from %s/%d@%d: %s: %s", rec.topic, rec.partition, rec.offset, reason, detail)
-        headers = dead_letter_headers(f"{reason}: {detail}", rec.topic, rec.partition, rec.offset, 1, rec.headers)
+        log.warning(
+            "dead letter from %s/%d@%d: %s: %s",
+            rec.topic,
+            rec.partition,
+            rec.offset,
+            reason,
+            detail,
+        )
+        headers = dead_letter_headers(
+            f"{reason}: {detail}", rec.topic, rec.partition, rec.offset, 1, rec.headers
+        )
         return _Out(self.topics.dead_letter, rec.key, rec.value, headers, dead_reason=reason)
 
     async def _deliver(self, outs: list[_Out]) -> None:
@@ -198,7 +235,9 @@ class BatchProcessor:
         while pending:
             futures = [await self._send(o.topic, o.key, o.value, o.headers) for o in pending]
             results = await asyncio.gather(*futures, return_exceptions=True)
-            failed = [o for o, res in zip(pending, results, strict=True) if isinstance(res, BaseException)]
+            failed = [
+                o for o, res in zip(pending, results, strict=True) if isinstance(res, BaseException)
+            ]
             if not failed:
                 return
             errors = [r for r in results if isinstance(r, BaseException)]
@@ -208,11 +247,20 @@ class BatchProcessor:
                 raise RuntimeError(
                     f"{len(failed)} signals/dead letters not acknowledged after {attempt} attempts: {errors[0]!r}"
                 )
-            log.warning("%d sends failed (attempt %d): %r; retrying", len(failed), attempt, errors[0])
+            log.warning(
+                "%d sends failed (attempt %d): %r; retrying", len(failed), attempt, errors[0]
+            )
             await asyncio.sleep(self.send_backoff * 2 ** (attempt - 1))
             attempt += 1
             pending = [
-                _Out(o.topic, o.key, o.value, _with_attempt(o.headers, attempt), o.signal, o.dead_reason)
+                _Out(
+                    o.topic,
+                    o.key,
+                    o.value,
+                    _with_attempt(o.headers, attempt),
+                    o.signal,
+                    o.dead_reason,
+                )
                 for o in failed
             ]
 
@@ -220,4 +268,6 @@ class BatchProcessor:
 def _with_attempt(headers: Headers, attempt: int) -> Headers:
     from hybridwatch.topics import ATTEMPT_HEADER
 
-    return [(k, v) for k, v in headers if k != ATTEMPT_HEADER] + [(ATTEMPT_HEADER, str(attempt).encode())]
+    return [(k, v) for k, v in headers if k != ATTEMPT_HEADER] + [
+        (ATTEMPT_HEADER, str(attempt).encode())
+    ]

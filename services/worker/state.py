@@ -21,6 +21,7 @@ See docs/kafka.md.
 
 from __future__ import annotations
 
+import zlib
 from collections.abc import Iterator, Mapping, MutableMapping
 from typing import Any
 
@@ -37,50 +38,75 @@ def empty_marker() -> dict[str, Any]:
     return {"offset": -1, "writes": {}, "deletes": []}
 
 
-class StateCache:
-    """A read-through mirror of the state table for the partitions this process owns.
+SHARD_PREFIX = "__hw_shard__/"
 
-    Why: a Faust table decodes JSON on every read; the detectors read dozens of keys
-    per article. This worker is the only writer of its partitions' keys, so a mirror
-    filled on first read and updated on every write stays exact; it is cleared on
-    every rebalance (the owned partitions change).
+
+def shard_key(topic: str, partition: int, shard: int) -> str:
+    return f"{SHARD_PREFIX}{topic}/{partition}/{shard}"
+
+
+def shard_of(key: str, shards: int) -> int:
+    """Stable across processes (unlike hash()): crc32 of the key."""
+    return zlib.crc32(key.encode("utf-8")) % shards
+
+
+class StateCache:
+    """Detector state of one source partition, stored in the table as `shards` records.
+
+    Why shards: the detectors touch dozens of keys per article; one changelog record
+    per key made Faust's producer the bottleneck (~60 records per article). Keys are
+    grouped into a fixed number of shard records per partition, so a batch writes at
+    most `shards` records however many keys changed.
+
+    The mirror (`shards` dicts, filled on first read) is exact because this worker is
+    the only writer of the partitions it owns; it is dropped on every rebalance.
     """
 
-    def __init__(self, table: MutableMapping[str, Any]) -> None:
+    def __init__(
+        self, table: MutableMapping[str, Any], topic: str, partition: int, shards: int
+    ) -> None:
         self.table = table
-        self.values: dict[str, Any] = {}
+        self.topic = topic
+        self.partition = partition
+        self.n = shards
+        self.loaded: dict[int, dict[str, Any]] = {}
+
+    def _shard(self, i: int) -> dict[str, Any]:
+        data = self.loaded.get(i)
+        if data is None:
+            try:
+                raw = self.table[shard_key(self.topic, self.partition, i)]
+            except KeyError:
+                raw = None
+            data = dict(raw) if isinstance(raw, dict) else {}
+            self.loaded[i] = data
+        return data
 
     def lookup(self, key: str) -> Any:
-        try:
-            return self.values[key]
-        except KeyError:
-            pass
-        try:
-            value = self.table[key]
-        except KeyError:
-            value = ABSENT
-        if value is None:  # a tombstone restored from the changelog
-            value = ABSENT
-        self.values[key] = value
-        return value
+        return self._shard(shard_of(key, self.n)).get(key, ABSENT)
 
     def forget(self, keys: Iterator[str] | list[str] | set[str]) -> None:
         for k in keys:
-            self.values.pop(k, None)
+            self.loaded.pop(shard_of(k, self.n), None)
 
-    def clear(self) -> None:
-        self.values.clear()
+    def keys(self) -> Iterator[str]:
+        for i in range(self.n):
+            yield from self._shard(i)
 
     def apply(self, sets: Mapping[str, Any], dels: list[str]) -> None:
-        """Write through: table (-> changelog) and mirror."""
-        table, values = self.table, self.values
+        """Update the mirror and write every touched shard to the table (-> changelog)."""
+        touched: set[int] = set()
         for k, v in sets.items():
-            table[k] = v
-            values[k] = v
+            i = shard_of(k, self.n)
+            self._shard(i)[k] = v
+            touched.add(i)
         for k in dels:
-            if self.lookup(k) is not ABSENT:
-                del table[k]
-            values[k] = ABSENT
+            i = shard_of(k, self.n)
+            if self._shard(i).pop(k, ABSENT) is not ABSENT:
+                touched.add(i)
+        for i in sorted(touched):
+            # a copy: the record is serialised later, by Faust's producer buffer
+            self.table[shard_key(self.topic, self.partition, i)] = dict(self.loaded[i])
 
 
 class Overlay(MutableMapping[str, Any]):
@@ -128,10 +154,7 @@ class Overlay(MutableMapping[str, Any]):
 
     def __iter__(self) -> Iterator[str]:
         # rare (no built-in detector iterates its state); correct but not fast
-        keys = set(self._all_writes())
-        for k in self.cache.table:
-            if not k.startswith(MARKER_PREFIX):
-                keys.add(k)
+        keys = set(self._all_writes()) | set(self.cache.keys())
         return iter(sorted(k for k in keys if k in self))
 
     def _all_writes(self) -> dict[str, Any]:

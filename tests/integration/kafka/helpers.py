@@ -15,7 +15,9 @@ from services.kafka.producer import KafkaPublisher
 from tests.fixtures.kafka import WorkerProcess, consume_all, kafka_settings, settings_tree
 
 
-def publish_articles(bootstrap: str, prefix: str, data_dir: Path, articles: Sequence[Article]) -> None:
+def publish_articles(
+    bootstrap: str, prefix: str, data_dir: Path, articles: Sequence[Article]
+) -> None:
     settings = kafka_settings(bootstrap, prefix, data_dir)
     pub = KafkaPublisher.create(settings.kafka)
     try:
@@ -38,7 +40,9 @@ def signal_ids(bootstrap: str, topic: str, min_count: int, timeout: float = 180)
     return [json.loads(m.value)["id"] for m in consume_all(bootstrap, topic, min_count, timeout)]
 
 
-def start_worker(bootstrap: str, prefix: str, directory: Path, name: str, **overrides: Any) -> WorkerProcess:
+def start_worker(
+    bootstrap: str, prefix: str, directory: Path, name: str, **overrides: Any
+) -> WorkerProcess:
     tree = settings_tree(bootstrap, prefix, directory / name, **overrides)
     return WorkerProcess.write_config(tree, directory, name).start()
 
@@ -51,7 +55,10 @@ def wait_until(pred: Any, timeout: float, what: str, worker: WorkerProcess | Non
         if worker is not None and not worker.alive():
             raise AssertionError(f"worker died while waiting for {what}:\n{worker.log_tail()}")
         time.sleep(0.5)
-    raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}" + (f"\n{worker.log_tail()}" if worker else ""))
+    raise AssertionError(
+        f"timed out after {timeout:.0f}s waiting for {what}"
+        + (f"\n{worker.log_tail()}" if worker else "")
+    )
 
 
 def free_port() -> int:

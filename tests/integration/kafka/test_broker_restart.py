@@ -16,7 +16,12 @@ from hybridwatch.events import Article
 from hybridwatch.topics import Topics
 from tests.fixtures.kafka import LocalKafka, consume_all, create_topics
 from tests.fixtures.synthetic_articles import synthetic_articles
-from tests.integration.kafka.helpers import embedded_signal_ids, publish_articles, start_worker, wait_until
+from tests.integration.kafka.helpers import (
+    embedded_signal_ids,
+    publish_articles,
+    start_worker,
+    wait_until,
+)
 
 
 def test_broker_restart_mid_stream_loses_no_article_and_no_signal(
@@ -49,7 +54,9 @@ def test_broker_restart_mid_stream_loses_no_article_and_no_signal(
         assert not producer.is_alive() and not errors, errors
 
         published = consume_all(bootstrap, topics.articles, len(articles))
-        assert {Article.model_validate_json(m.value).id for m in published} == {a.id for a in articles}
+        assert {Article.model_validate_json(m.value).id for m in published} == {
+            a.id for a in articles
+        }
 
         got: list[str] = []
 

@@ -25,9 +25,20 @@ FEED = Path(__file__).resolve().parents[2] / "fixtures" / "feeds" / "hr-latin.xm
 
 def _ingest_settings(bootstrap: str, prefix: str, data_dir: Path, feed_url: str) -> Settings:
     return kafka_settings(
-        bootstrap, prefix, data_dir,
-        ingest__allow_networks=["127.0.0.0/8"], ingest__politeness_delay=0.0,
-        sources=[{"id": "hr-synthetic", "outlet": "Synthetic HR", "country": "HR", "language": "hr", "feed_url": feed_url}],
+        bootstrap,
+        prefix,
+        data_dir,
+        ingest__allow_networks=["127.0.0.0/8"],
+        ingest__politeness_delay=0.0,
+        sources=[
+            {
+                "id": "hr-synthetic",
+                "outlet": "Synthetic HR",
+                "country": "HR",
+                "language": "hr",
+                "feed_url": feed_url,
+            }
+        ],
     )
 
 
@@ -43,7 +54,9 @@ def test_publisher_writes_articles_keyed_by_country_with_schema_header(
     finally:
         pub.close()
     got = consume_all(kafka_bootstrap, Topics(kafka_prefix).articles, 40)
-    assert sorted(Article.model_validate_json(m.value).id for m in got) == sorted(a.id for a in articles)
+    assert sorted(Article.model_validate_json(m.value).id for m in got) == sorted(
+        a.id for a in articles
+    )
     partitions_of: dict[bytes, set[int]] = {}
     for m in got:
         art = Article.model_validate_json(m.value)
@@ -86,7 +99,9 @@ def test_publish_raises_publish_error_naming_the_failure_when_kafka_is_unreachab
 ) -> None:
     create_topics(private_kafka.bootstrap, kafka_prefix)
     settings = kafka_settings(private_kafka.bootstrap, kafka_prefix, tmp_path)
-    pub = KafkaPublisher.create(settings.kafka, delivery_timeout_ms=2000, max_block_ms=2000, max_attempts=2, backoff=0.1)
+    pub = KafkaPublisher.create(
+        settings.kafka, delivery_timeout_ms=2000, max_block_ms=2000, max_attempts=2, backoff=0.1
+    )
     private_kafka.stop()
     try:
         article = next(iter(synthetic_articles(1)))

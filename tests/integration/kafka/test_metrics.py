@@ -30,9 +30,13 @@ def test_worker_metrics_count_articles_signals_lag_and_dead_letters(
     worker = start_worker(kafka_bootstrap, kafka_prefix, tmp_path, "w", metrics__port=port)
     try:
         wait_until(
-            lambda: metric_value(port, "hw_articles_out_total") >= 80
-            and metric_value(port, "hw_dead_letters_total") >= 1,
-            180, "the worker to process 80 articles and 1 poison record", worker,
+            lambda: (
+                metric_value(port, "hw_articles_out_total") >= 80
+                and metric_value(port, "hw_dead_letters_total") >= 1
+            ),
+            180,
+            "the worker to process 80 articles and 1 poison record",
+            worker,
         )
         text = scrape(port)
         assert metric_value(port, "hw_articles_in_total") == 81

@@ -15,7 +15,12 @@ from detectors.base import registry
 from hybridwatch.topics import Topics
 from tests.fixtures.kafka import consume_all, create_topics
 from tests.fixtures.synthetic_articles import synthetic_articles
-from tests.integration.kafka.helpers import embedded_signal_ids, publish_articles, start_worker, wait_until
+from tests.integration.kafka.helpers import (
+    embedded_signal_ids,
+    publish_articles,
+    start_worker,
+    wait_until,
+)
 
 
 def test_faust_worker_emits_exactly_the_embedded_runtimes_signal_ids(

@@ -13,7 +13,6 @@ import threading
 import time
 from pathlib import Path
 
-
 from hybridwatch.topics import Topics
 from tests.fixtures.kafka import LocalKafka, consume_all, create_topics
 from tests.fixtures.synthetic_articles import synthetic_articles
@@ -72,7 +71,9 @@ def test_killed_worker_is_replaced_without_losing_or_changing_signals(
         by_id: dict[str, bytes] = {}
         for m in got:
             sid = json.loads(m.value)["id"]
-            assert by_id.setdefault(sid, m.value) == m.value, f"signal {sid} repeated with other content"
+            assert by_id.setdefault(sid, m.value) == m.value, (
+                f"signal {sid} repeated with other content"
+            )
         assert b.alive(), b.log_tail()
     finally:
         a.stop()

@@ -23,7 +23,11 @@ def test_worker_emits_signals_and_dead_letters_poison_and_keeps_going(
     bad_schema = encode(articles[0])
     poison = [
         (b"RS", b"\x00\x01 not json at all", []),
-        (b"MK", json.dumps({"id": "x", "title": "no source, no time"}).encode(), [(SCHEMA_HEADER, b"1")]),
+        (
+            b"MK",
+            json.dumps({"id": "x", "title": "no source, no time"}).encode(),
+            [(SCHEMA_HEADER, b"1")],
+        ),
         (b"BA", bad_schema.value, [(SCHEMA_HEADER, b"99")]),
     ]
     records = [(r.key, r.value, r.headers) for r in map(encode, before)] + poison
@@ -37,7 +41,9 @@ def test_worker_emits_signals_and_dead_letters_poison_and_keeps_going(
         got: list[str] = []
 
         def done() -> bool:
-            got[:] = [json.loads(m.value)["id"] for m in consume_all(kafka_bootstrap, topics.signals)]
+            got[:] = [
+                json.loads(m.value)["id"] for m in consume_all(kafka_bootstrap, topics.signals)
+            ]
             return set(got) >= expected
 
         wait_until(done, 180, "signals of the 60 good articles", worker)
@@ -54,7 +60,9 @@ def test_worker_emits_signals_and_dead_letters_poison_and_keeps_going(
         assert by_value[poison[0][1]].startswith("invalid-article: invalid Article: ")
         assert "source" in by_value[poison[1][1]] and "published" in by_value[poison[1][1]]
         assert "unsupported Article schema version 99" in by_value[poison[2][1]]
-        assert all(dict(d.headers)[SOURCE_HEADER].startswith(topics.articles.encode()) for d in dead)
+        assert all(
+            dict(d.headers)[SOURCE_HEADER].startswith(topics.articles.encode()) for d in dead
+        )
         assert worker.alive(), worker.log_tail()
     finally:
         worker.stop()

@@ -42,7 +42,14 @@ def _run_once(settings: Any, capsys: pytest.CaptureFixture[str]) -> dict[str, An
 
 
 @pytest.fixture
-def setup(kafka_bootstrap: str, kafka_prefix: str, search_url: str, search_kind: str, index_prefix: str, tmp_path: Path) -> Any:
+def setup(
+    kafka_bootstrap: str,
+    kafka_prefix: str,
+    search_url: str,
+    search_kind: str,
+    index_prefix: str,
+    tmp_path: Path,
+) -> Any:
     create_topics(kafka_bootstrap, kafka_prefix, partitions=3)
     settings = kafka_settings(
         kafka_bootstrap,
@@ -61,7 +68,9 @@ def setup(kafka_bootstrap: str, kafka_prefix: str, search_url: str, search_kind:
     store.close()
 
 
-def test_replayed_records_are_indexed_once_and_committed(setup: Any, kafka_bootstrap: str, capsys: pytest.CaptureFixture[str]) -> None:
+def test_replayed_records_are_indexed_once_and_committed(
+    setup: Any, kafka_bootstrap: str, capsys: pytest.CaptureFixture[str]
+) -> None:
     settings, topics, store = setup
     articles = make_articles(1000, seed=3)
     signals = make_signals(articles, seed=4)
@@ -76,7 +85,9 @@ def test_replayed_records_are_indexed_once_and_committed(setup: Any, kafka_boots
     assert store.count_articles() == len(articles)
     assert store.count_signals_total() == len(signals)
     hits = store.search_articles(ArticleQuery(limit=5))
-    assert [h.article.id for h in hits] == [a.id for a in sorted(articles, key=lambda a: (-a.published.timestamp(), a.id))[:5]]
+    assert [h.article.id for h in hits] == [
+        a.id for a in sorted(articles, key=lambda a: (-a.published.timestamp(), a.id))[:5]
+    ]
     assert sum(store.count_signals(SignalQuery(), "severity").values()) == len(signals)
 
     again = _run_once(settings, capsys)
@@ -88,16 +99,24 @@ def test_refused_and_undecodable_records_go_to_the_dead_letter_topic_with_the_re
 ) -> None:
     settings, topics, store = setup
     good = make_articles(50, seed=5)
-    too_long_id = good[0].model_copy(update={"id": "x" * 600, "url": "https://synthetic.example/long"})
+    too_long_id = good[0].model_copy(
+        update={"id": "x" * 600, "url": "https://synthetic.example/long"}
+    )
     base = make_signals(good, seed=6)[0]
     # valid by the contract (start >= 0) but beyond the engine's integer field: a mapping error
     overflow = base.model_copy(
         update={
             "id": "overflow-signal",
-            "evidence": (Evidence(field="title", start=2**40, end=2**40 + 1, text="x", rule="synthetic"),),
+            "evidence": (
+                Evidence(field="title", start=2**40, end=2**40 + 1, text="x", rule="synthetic"),
+            ),
         }
     )
-    produce(kafka_bootstrap, topics.articles, [*_records(good), *_records([too_long_id]), (b"RS", b"{not json", [])])
+    produce(
+        kafka_bootstrap,
+        topics.articles,
+        [*_records(good), *_records([too_long_id]), (b"RS", b"{not json", [])],
+    )
     produce(kafka_bootstrap, topics.signals, _records([overflow, base]))
 
     stats = _run_once(settings, capsys)
@@ -114,6 +133,9 @@ def test_refused_and_undecodable_records_go_to_the_dead_letter_topic_with_the_re
     assert "document id is 600 bytes" in reasons[long_value]
     overflow_value = next(v for v in reasons if b"overflow-signal" in v)
     assert "refused by the search engine: HTTP 400" in reasons[overflow_value]
-    assert "mapper_parsing_exception" in reasons[overflow_value] or "out of range" in reasons[overflow_value]
+    assert (
+        "mapper_parsing_exception" in reasons[overflow_value]
+        or "out of range" in reasons[overflow_value]
+    )
     assert Signal.model_validate_json(overflow_value) == overflow  # the original bytes, untouched
     assert Article.model_validate_json(long_value).id == "x" * 600

@@ -14,6 +14,7 @@ import json
 import subprocess
 import sys
 import time
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -21,17 +22,49 @@ import httpx
 import pytest
 import yaml
 
-from hybridwatch.topics import Topics
-from services.kafka.codec import encode
+from hybridwatch.events import format_time, sha256_hex
+from hybridwatch.textfold import fold
+from hybridwatch.topics import SCHEMA_HEADER, Topics
+from services.kafka.codec import TYPE_HEADER
 from tests.fixtures.kafka import clean_env, create_topics
 from tests.fixtures.search import EngineNode, start_engine_node
-from tests.integration.search.synthetic import make_articles
+from tests.integration.search.synthetic import BASE, COUNTRIES, WORDS
 
 pytestmark = [pytest.mark.integration, pytest.mark.search, pytest.mark.kafka]
 
 N = 100_000
 OUTAGE_S = 60.0
 ROOT = Path(__file__).resolve().parents[3]
+
+
+def _article_json(i: int) -> tuple[str, bytes]:
+    """Synthetic article i as contract JSON, built directly (100k pydantic objects would
+    only slow the test down; the indexer validates every record anyway)."""
+    country = COUNTRIES[i % len(COUNTRIES)]
+    url = f"https://synthetic.example/outage/{i}"
+    published = BASE + timedelta(seconds=17 * i, microseconds=i % 1_000_000)
+    title = f"Synthetic outage article {i} {WORDS[i % len(WORDS)]}"
+    text = " ".join(WORDS[(i * 7 + k) % len(WORDS)] for k in range(12))
+    doc = {
+        "schema_version": 1,
+        "id": sha256_hex("url", url),
+        "url": url,
+        "title": title,
+        "text": text,
+        "published": format_time(published),
+        "fetched": format_time(published + timedelta(seconds=30)),
+        "language": "sr",
+        "source": {
+            "id": f"synthetic-{country.lower()}",
+            "outlet": "Synthetic",
+            "domain": "synthetic.example",
+            "country": country,
+            "tags": ["synthetic"],
+        },
+        "countries": [country],
+        "text_latn": fold(title + "\n" + text),
+    }
+    return doc["id"], json.dumps(doc, ensure_ascii=False).encode()
 
 
 def _produce_articles(bootstrap: str, topic: str, n: int) -> list[str]:
@@ -46,16 +79,20 @@ def _produce_articles(bootstrap: str, topic: str, n: int) -> list[str]:
         max_request_size=8 * 1024 * 1024,
     )
     ids: list[str] = []
+    headers = [(SCHEMA_HEADER, b"1"), (TYPE_HEADER, b"Article")]
     try:
-        for start in range(0, n, 10_000):
-            futures = []
-            for a in make_articles(min(10_000, n - start), seed=start, words=25, first=start):
-                r = encode(a)
-                futures.append(producer.send(topic, key=r.key, value=r.value, headers=r.headers))
-                ids.append(a.id)
-            producer.flush(120)
-            for f in futures:
-                f.get(timeout=60)
+        futures = []
+        for i in range(n):
+            article_id, value = _article_json(i)
+            futures.append(
+                producer.send(
+                    topic, key=COUNTRIES[i % len(COUNTRIES)].encode(), value=value, headers=headers
+                )
+            )
+            ids.append(article_id)
+        producer.flush(300)
+        for f in futures:
+            f.get(timeout=60)
     finally:
         producer.close()
     return ids
@@ -94,12 +131,18 @@ def private_engine(tmp_path_factory: pytest.TempPathFactory) -> Any:
 
 
 def test_no_article_is_lost_or_duplicated_across_a_60s_engine_outage(
-    private_engine: EngineNode, kafka_bootstrap: str, kafka_prefix: str, index_prefix: str, tmp_path: Path
+    private_engine: EngineNode,
+    kafka_bootstrap: str,
+    kafka_prefix: str,
+    index_prefix: str,
+    tmp_path: Path,
 ) -> None:
     topics = Topics(kafka_prefix)
     create_topics(kafka_bootstrap, kafka_prefix, partitions=4)
+    t0 = time.monotonic()
     expected = _produce_articles(kafka_bootstrap, topics.articles, N)
     assert len(set(expected)) == N
+    print(f"outage test: produced {N} articles in {time.monotonic() - t0:.1f}s")
 
     config = tmp_path / "indexer.yaml"
     config.write_text(
@@ -107,8 +150,17 @@ def test_no_article_is_lost_or_duplicated_across_a_60s_engine_outage(
             {
                 "data_dir": str(tmp_path / "data"),
                 "kafka": {"bootstrap": kafka_bootstrap, "topic_prefix": kafka_prefix},
-                "store": {"kind": "opensearch", "url": private_engine.url, "index_prefix": index_prefix},
-                "indexer": {"group_id": f"outage-{kafka_prefix}", "batch_size": 1000, "linger": 0.5, "max_backoff": 4.0},
+                "store": {
+                    "kind": "opensearch",
+                    "url": private_engine.url,
+                    "index_prefix": index_prefix,
+                },
+                "indexer": {
+                    "group_id": f"outage-{kafka_prefix}",
+                    "batch_size": 1000,
+                    "linger": 0.5,
+                    "max_backoff": 4.0,
+                },
             }
         ),
         encoding="utf-8",
@@ -135,6 +187,9 @@ def test_no_article_is_lost_or_duplicated_across_a_60s_engine_outage(
                     indexed_before = 0  # no index yet
 
             down_at = time.monotonic()
+            print(
+                f"outage test: {indexed_before} indexed after {down_at - t0:.1f}s; stopping the engine"
+            )
             private_engine.stop()
             with pytest.raises(httpx.TransportError):
                 _count(private_engine.url, index_prefix)
@@ -142,7 +197,9 @@ def test_no_article_is_lost_or_duplicated_across_a_60s_engine_outage(
             restarted = start_engine_node(private_engine.run_dir)
             assert restarted.url == private_engine.url, "the node must come back on the same port"
 
+            print(f"outage test: engine back after {time.monotonic() - down_at:.1f}s")
             out, _ = proc.communicate(timeout=240)
+            print(f"outage test: indexer done {time.monotonic() - t0:.1f}s after the start")
         finally:
             if proc.poll() is None:
                 proc.kill()
@@ -158,7 +215,9 @@ def test_no_article_is_lost_or_duplicated_across_a_60s_engine_outage(
     assert stats["dead_letters"] == 0
     assert stats["records"] >= N
 
-    httpx.post(f"{private_engine.url}/{index_prefix}articles-*/_refresh", timeout=60).raise_for_status()
+    httpx.post(
+        f"{private_engine.url}/{index_prefix}articles-*/_refresh", timeout=60
+    ).raise_for_status()
     counts = _all_ids(private_engine.url, index_prefix)
     assert _count(private_engine.url, index_prefix) == N
     assert set(counts) == set(expected), "lost or foreign articles"

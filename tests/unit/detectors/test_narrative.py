@@ -103,3 +103,15 @@ def test_pack_subset_limits_what_is_detected() -> None:
     det = NarrativeDetector(NarrativeOptions(packs=("western-puppets",)))
     art = make_article("NATO aggression. Soros-funded NGOs prepare a colour revolution.")
     assert {s.narrative for s in det.detect(ArticleView(art), {})} == {"western-puppets"}
+
+
+def test_denial_that_is_the_claim_itself_is_not_a_refutation(detector: NarrativeDetector) -> None:
+    art = make_article(
+        "Russophobia again: the West keeps accusing Moscow.",
+        title="No evidence of Russian meddling in the elections",
+    )
+    scores = {s.pack.id: s for s in detector.analyse(ArticleView(art))}
+    pack = scores["russia-falsely-accused"]
+    assert pack.score >= 0.5
+    assert pack.negated == 0  # the title's "no evidence" is the claim, not a refutation
+    assert {h.field for h in pack.hits} == {"title", "text"}

@@ -19,10 +19,16 @@ from hybridwatch.events import Signal
 from hybridwatch.topics import ATTEMPT_HEADER, ERROR_HEADER, Topics
 from services.kafka.codec import encode
 from services.worker.processor import BatchProcessor, Incoming
-from services.worker.state import marker_key
+from services.worker.state import marker_key, shard_key, shard_of
 from tests.fixtures.synthetic_articles import synthetic_articles
 
 TOPICS = Topics("t.")
+SHARDS = 16
+
+
+def _value(table: dict[str, Any], key: str, partition: int = 0) -> Any:
+    """A detector key's value as stored: inside its shard record of the partition."""
+    return table[shard_key(TOPICS.articles, partition, shard_of(key, SHARDS))][key]
 
 
 class CountingDetector(Detector):
@@ -88,32 +94,32 @@ def _signal_ids(sink: Sink) -> list[bytes | None]:
 async def test_redelivered_records_are_skipped_so_state_is_not_double_counted() -> None:
     table: dict[str, Any] = {}
     sink = Sink()
-    proc = BatchProcessor(_suite(), table, TOPICS, sink.send, send_backoff=0)
+    proc = BatchProcessor(_suite(), table, TOPICS, sink.send, send_backoff=0, shards=SHARDS)
     recs = _records(5)
     await proc.process(recs)
     first = _signal_ids(sink)
     report = await proc.process(recs[2:])  # consumer offsets lagged behind the changelog
     assert report.skipped == 3
     assert _signal_ids(sink) == first
-    assert table["counting:MK"] == 5
+    assert _value(table, "counting:MK") == 5
     assert table[marker_key(TOPICS.articles, 0)]["offset"] == 4
 
 
-async def test_lost_key_writes_are_recovered_from_the_marker() -> None:
+async def test_lost_shard_writes_are_recovered_from_the_marker() -> None:
     table: dict[str, Any] = {}
-    proc = BatchProcessor(_suite(), table, TOPICS, Sink().send, send_backoff=0)
+    proc = BatchProcessor(_suite(), table, TOPICS, Sink().send, send_backoff=0, shards=SHARDS)
     await proc.process(_records(3))
-    # simulate a crash after the marker reached the changelog but before the key did
-    table["counting:MK"] = 1
-    restarted = BatchProcessor(_suite(), table, TOPICS, Sink().send, send_backoff=0)
+    # simulate a crash after the marker reached the changelog but before the shard did
+    table[shard_key(TOPICS.articles, 0, shard_of("counting:MK", SHARDS))] = {"counting:MK": 1}
+    restarted = BatchProcessor(_suite(), table, TOPICS, Sink().send, send_backoff=0, shards=SHARDS)
     await restarted.process(_records(2, start_offset=3))
-    assert table["counting:MK"] == 5
+    assert _value(table, "counting:MK") == 5
 
 
 async def test_poison_and_detector_errors_go_to_dead_letter_and_processing_goes_on() -> None:
     table: dict[str, Any] = {}
     sink = Sink()
-    proc = BatchProcessor(_suite(), table, TOPICS, sink.send, send_backoff=0)
+    proc = BatchProcessor(_suite(), table, TOPICS, sink.send, send_backoff=0, shards=SHARDS)
     good = _records(2)
     boom = next(iter(synthetic_articles(1, seed=99, countries=("MK",))))
     boom = boom.model_copy(update={"title": "please explode"})
@@ -131,7 +137,7 @@ async def test_poison_and_detector_errors_go_to_dead_letter_and_processing_goes_
     assert dead[0][1][ERROR_HEADER].startswith(b"invalid-article: value is not UTF-8")
     assert dead[1][1][ERROR_HEADER].startswith(b"detector-error: RuntimeError: detector bug")
     # the failing article's state writes were discarded: only the two good ones counted
-    assert table["counting:MK"] == 2
+    assert _value(table, "counting:MK") == 2
 
 
 async def test_failed_sends_are_retried_with_an_attempt_header() -> None:

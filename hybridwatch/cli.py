@@ -47,7 +47,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("eval", help="evaluate the detectors on labelled JSONL")
     _add_config(p)
-    p.add_argument("--input", "-i", required=True, action="append", help="labelled JSONL (repeatable)")
+    p.add_argument(
+        "--input", "-i", required=True, action="append", help="labelled JSONL (repeatable)"
+    )
     p.add_argument("--json", action="store_true", help="print the report as JSON")
 
     p = sub.add_parser("search", help="search stored articles (either script)")

@@ -46,7 +46,9 @@ def _utc(value: datetime) -> datetime:
 def _country(value: str) -> str:
     v = value.strip().upper()
     if len(v) != 2 or not v.isalpha():
-        raise ValueError(f"country must be an ISO 3166-1 alpha-2 code such as RS or MK, got {value!r}")
+        raise ValueError(
+            f"country must be an ISO 3166-1 alpha-2 code such as RS or MK, got {value!r}"
+        )
     return v
 
 

@@ -133,11 +133,13 @@ class AmplificationDetector(Detector):
         own = a.id[:16]
         seen: set[str] = {own}
         cands: list[str] = []
+        tails = [f":b{i}:{band}" for i, band in enumerate(bands)]
         for s in (slot - 1, slot, slot + 1):
             if s not in slots:
                 continue
-            for i, band in enumerate(bands):
-                bucket = state.get(f"{prefix}s{s}:b{i}:{band}")
+            head = f"{prefix}s{s}"
+            for tail in tails:
+                bucket = state.get(head + tail)
                 if bucket:
                     for k in bucket.split():
                         if k not in seen:
@@ -166,7 +168,7 @@ class AmplificationDetector(Detector):
         newest = max(int(meta["newest"]), t)
         newest_slot = newest // self.window_s
         if slot >= newest_slot - 1 and state.get(doc_key) is None:
-            self._index(state, prefix, slot, slots, counts, doc_key, a, self_outlet, t, sig, bands)
+            self._index(state, prefix, slot, slots, counts, doc_key, a, self_outlet, t, sig, tails)
         # 4. drop slots that fell out of every window
         for old in [s for s in slots if s < newest_slot - 1]:
             for chunk in range(-(-counts.pop(str(old), 0) // MANIFEST_CHUNK)):
@@ -192,7 +194,7 @@ class AmplificationDetector(Detector):
         outlet: str,
         t: int,
         sig: Any,
-        bands: list[str],
+        tails: list[str],
     ) -> None:
         if slot not in slots:
             slots.append(slot)
@@ -202,14 +204,16 @@ class AmplificationDetector(Detector):
         counts[str(slot)] = count + 1
         manifest_key = f"{prefix}m{slot}:{count // MANIFEST_CHUNK}"
         manifest: list[str] = state.get(manifest_key) or []
-        title = a.title[:200].replace(_SEP, " ")
-        url = a.url.replace(_SEP, " ")
-        state[doc_key] = _SEP.join((outlet, str(t), minhash.to_hex(sig), a.id, title, url))
+        title = a.title[:200]
+        url = a.url
+        fields = (outlet, str(t), minhash.to_hex(sig), a.id, title, url)
+        state[doc_key] = _SEP.join(f.replace(_SEP, " ") for f in fields)
         manifest.append(doc_key)
         cap = self.opts.bucket_cap
         own = a.id[:16]
-        for i, band in enumerate(bands):
-            key = f"{prefix}s{slot}:b{i}:{band}"
+        head = f"{prefix}s{slot}"
+        for tail in tails:
+            key = head + tail
             bucket = state.get(key)
             if bucket is None:
                 manifest.append(key)

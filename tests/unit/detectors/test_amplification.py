@@ -221,3 +221,16 @@ def test_signatures_are_identical_across_processes_with_different_hash_seeds() -
         )
     )
     assert outs == {local}
+
+
+def test_tabs_in_titles_cannot_break_stored_documents() -> None:
+    det, state = _amp(min_outlets=2), {}
+    out = _run(
+        det,
+        state,
+        article("tab1", source="outlet-a", title="Council\tbudget"),
+        article("tab2", source="outlet-b", title="Council budget"),
+    )
+    [sig] = out[1]
+    assert sig.details["matches"][0]["title"] == "Council budget"
+    assert sig.details["matches"][0]["article_id"] == "tab1"

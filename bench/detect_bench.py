@@ -26,6 +26,7 @@ a test.
 from __future__ import annotations
 
 import argparse
+import os
 import random
 import re
 import sys
@@ -33,12 +34,16 @@ import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+# one core: no BLAS/OpenMP helper threads (their CPU time would count against us too)
+for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_var, "1")
+
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from detectors.pipeline import DetectorSuite
-from detectors.rulepack import load_packs
-from hybridwatch.events import Article, Source
-from hybridwatch.textfold import fold
+from detectors.pipeline import DetectorSuite  # noqa: E402
+from detectors.rulepack import load_packs  # noqa: E402
+from hybridwatch.events import Article, Source  # noqa: E402
+from hybridwatch.textfold import fold  # noqa: E402
 
 WORDS = {
     "en": [

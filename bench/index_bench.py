@@ -41,6 +41,28 @@ from tests.integration.search.synthetic import make_articles  # noqa: E402
 TARGET = 5_000
 
 
+def _engine_pid(started: list[str] | None) -> int | None:
+    """PID of a node started by deploy/local/search.sh (for its CPU time), if local."""
+    run = (
+        Path(started[0].split("=", 1)[1])
+        if started
+        else Path(os.environ.get("HW_SERVICES_DIR", ROOT / ".hybridwatch/services"))
+    )
+    try:
+        pid = int((run / "search" / "pid").read_text().strip())
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+    except (OSError, ValueError):
+        return None
+    return pid if b"org.opensearch.bootstrap.OpenSearch" in cmdline else None
+
+
+def _cpu_seconds(pid: int | None) -> float:
+    if pid is None:
+        return 0.0
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def _engine() -> tuple[str, str, list[str] | None]:
     """(url, kind, stop command or None) of the engine to measure."""
     url = os.environ.get("HW_ES_URL")
@@ -91,6 +113,9 @@ def main() -> int:
         # warm-up: creates the monthly indices and JIT-compiles the engine's hot paths
         store.index_documents(docs[:500])
 
+        pid = _engine_pid(started)
+        load_before = os.getloadavg()[0]
+        cpu0 = _cpu_seconds(pid)
         t0 = time.perf_counter()
         indexed = 0
         for i in range(0, len(bulk_docs), args.batch):
@@ -102,12 +127,15 @@ def main() -> int:
                 return 1
             indexed += result.indexed
         bulk_s = time.perf_counter() - t0
+        bulk_cpu = _cpu_seconds(pid) - cpu0
 
+        cpu0 = _cpu_seconds(pid)
         t0 = time.perf_counter()
         for d in single_docs:
             index = templates.index_name(prefix, d.kind, d.when)
             store.client.index_one(index, d.id, d.source)
         single_s = time.perf_counter() - t0
+        single_cpu = _cpu_seconds(pid) - cpu0
 
         store.refresh()
         stored = store.count_articles()
@@ -120,6 +148,18 @@ def main() -> int:
             f"one request per document:  {len(single_docs)} docs in {single_s:.2f}s = {single_rate:,.0f} docs/s"
         )
         print(f"ratio bulk / single: {bulk_rate / single_rate:.1f}x")
+        if pid is not None:
+            # CPU time is what other load on a shared machine does not distort
+            per_doc = 1e6 * bulk_cpu / indexed
+            print(
+                f"engine CPU per document: bulk {per_doc:.0f} us, single "
+                f"{1e6 * single_cpu / len(single_docs):.0f} us "
+                f"(ratio {single_cpu / len(single_docs) / (bulk_cpu / indexed):.1f}x); "
+                f"{os.cpu_count()} idle cores would index ~{(os.cpu_count() or 1) * 1e6 / per_doc:,.0f} docs/s"
+            )
+        print(
+            f"load average before / after: {load_before:.1f} / {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores"
+        )
         print(f"target >= {TARGET:,} docs/s bulk: {'met' if bulk_rate >= TARGET else 'NOT met'}")
         if stored != len(docs):
             print(f"ERROR: {stored} documents in the index, expected {len(docs)}")

@@ -66,6 +66,14 @@ _LUT_WIDTH = 3
 
 
 @lru_cache(maxsize=1)
+def _first() -> Any:
+    """The first folded code point per code point, contiguous (the common 1:1 case)."""
+    import numpy as np
+
+    return np.ascontiguousarray(_lut()[0][:, 0])
+
+
+@lru_cache(maxsize=1)
 def _lut() -> tuple[Any, Any]:
     """(codes, widths): per code point, its fold as up to 3 code points and its length."""
     import numpy as np
@@ -100,12 +108,11 @@ def _fold_table(text: str) -> tuple[Any, Any] | None:
 def _fold_codes(cps: Any, w: Any) -> str:
     import numpy as np
 
-    codes = _lut()[0]
     if bool((w == 1).all()):
-        out = codes[:, 0][cps]
+        out = _first()[cps]
     else:
         keep = np.arange(_LUT_WIDTH)[None, :] < w[:, None]
-        out = codes[cps][keep]
+        out = _lut()[0][cps][keep]
     folded: str = out.tobytes().decode("utf-32-le", "surrogatepass")
     return folded
 

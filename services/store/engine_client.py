@@ -249,6 +249,10 @@ class ElasticsearchClient:
         out: dict[str, Any] = self._call("bulk", self._client.bulk, operations=payload, **kwargs)
         return out
 
+    def index_one(self, index: str, doc_id: str, source: bytes) -> None:
+        """One document, one request (the baseline bench/index_bench.py compares bulk with)."""
+        self._call("index", self._client.index, index=index, id=doc_id, document=json.loads(source))
+
     def put_index_template(self, name: str, body: dict[str, Any]) -> None:
         self._call(
             f"index template {name}", self._client.indices.put_index_template, name=name, body=body

@@ -27,6 +27,7 @@ import json
 import logging
 import re
 from collections.abc import Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -53,6 +54,7 @@ MAX_ID_BYTES = 512
 """Both engines refuse a document id longer than this (and fail the whole bulk request)."""
 _TERM = re.compile(r"[^\W_]+\*?")
 _TERMS_CHUNK = 10_000
+MIN_PARALLEL_CHUNK = 250
 _PAGE = 1_000
 
 
@@ -96,9 +98,22 @@ class SearchEngineStore:
     """Store port over one engine client; see the module docstring for semantics."""
 
     def __init__(
-        self, client: EngineClient, prefix: str = "hw-", refresh_on_write: bool = True
+        self,
+        client: EngineClient,
+        prefix: str = "hw-",
+        refresh_on_write: bool = True,
+        parallel_requests: int = 2,
     ) -> None:
         self.client = client
+        # A large bulk is sent as this many concurrent requests: one shard indexes
+        # concurrent requests on several write threads, so both cores of a small node
+        # work (one request at a time leaves one idle). Created here, at start-up.
+        self.parallel_requests = max(1, parallel_requests)
+        self._pool = (
+            ThreadPoolExecutor(self.parallel_requests, "hw-bulk")
+            if self.parallel_requests > 1
+            else None
+        )
         self.engine = client.engine
         self.prefix = prefix
         self.refresh_on_write = refresh_on_write
@@ -193,6 +208,31 @@ class SearchEngineStore:
                 sendable.append(d)
         if not sendable:
             return result
+        if self._pool is None or len(sendable) < 2 * MIN_PARALLEL_CHUNK:
+            return self._bulk(sendable, refresh, result)
+        n = min(self.parallel_requests, len(sendable) // MIN_PARALLEL_CHUNK)
+        step = -(-len(sendable) // n)
+        futures = [
+            self._pool.submit(self._bulk, sendable[i : i + step], refresh, BulkResult())
+            for i in range(0, len(sendable), step)
+        ]
+        errors: list[EngineError] = []
+        for f in futures:
+            try:
+                part = f.result()
+            except EngineError as err:  # wait for every part, then report
+                errors.append(err)
+                continue
+            result.indexed += part.indexed
+            result.retry.extend(part.retry)
+            result.rejected.extend(part.rejected)
+        if errors:
+            # documents of the parts that succeeded are indexed; sending them again
+            # on retry overwrites them (same ids), so the caller may retry the whole lot
+            raise next((e for e in errors if isinstance(e, EngineUnavailable)), errors[0])
+        return result
+
+    def _bulk(self, sendable: Sequence[Doc], refresh: str | None, result: BulkResult) -> BulkResult:
         resp = self.client.bulk(self.bulk_payload(sendable), refresh=refresh)
         items = resp.get("items", [])
         if len(items) != len(sendable):
@@ -423,6 +463,8 @@ class SearchEngineStore:
         return self.client.count(self._pattern("signals"))
 
     def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=True)
         self.client.close()
 
 

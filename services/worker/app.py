@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
+import time
 import weakref
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -198,8 +200,63 @@ def build_worker(settings: Settings, suite: DetectorSuite | None = None) -> Work
     async def _assigned(sender: Any, assigned: Any, **_: Any) -> None:
         processor.forget_partitions()
 
-    del detect, _revoked, _assigned  # registered on the app
+    stall_after = max(30.0, 3 * w.session_timeout)
+
+    @app.timer(interval=max(2.0, w.session_timeout / 2))
+    async def _watchdog() -> None:
+        await watchdog(app, processor, topics.articles, stall_after)
+
+    del detect, _revoked, _assigned, _watchdog  # registered on the app
     return WorkerApp(settings, app, processor, metrics, topics)
+
+
+async def watchdog(
+    app: faust.App, processor: BatchProcessor, topic: str, stall_after: float
+) -> None:
+    """Work around Faust rebalance bugs that leave an agent idle with records waiting.
+
+    faust-streaming has open issues where, after a rebalance, partitions stay paused or the
+    agent is cancelled while waiting for its channel (robinhood/faust#678,
+    faust-streaming/faust#532). If no batch ran for `stall_after` seconds while an owned
+    articles partition has records past what we processed, resume every assigned
+    partition and the flow control; if that does not help within twice that time, exit
+    with status 75 so the supervisor (compose `restart:`, systemd, k8s) starts a fresh
+    worker -- safe, because state and offsets recover from Kafka (docs/kafka.md).
+    """
+    if app.rebalancing:
+        processor.last_batch_at = time.monotonic()
+        return
+    idle = time.monotonic() - processor.last_batch_at
+    if idle < stall_after:
+        return
+    owned = [tp for tp in app.consumer.assignment() if tp.topic == topic]
+    if not owned:
+        return
+    highwaters = await app.consumer.highwaters(*owned)
+    behind = {}
+    for tp in owned:
+        seen = processor.positions.get((tp.topic, tp.partition))
+        if seen is None:
+            pos = await app.consumer.position(tp)
+            seen = -1 if pos is None else pos - 1
+        if highwaters.get(tp, 0) - 1 > seen:
+            behind[tp.partition] = highwaters[tp] - 1 - seen
+    if not behind:
+        return
+    if idle < 3 * stall_after:
+        log.warning(
+            "worker stalled for %.0fs with records waiting (partition: records) %s; "
+            "resuming partitions (Faust rebalance workaround)",
+            idle,
+            behind,
+        )
+        app.consumer.resume_partitions(app.consumer.assignment())
+        app.flow_control.resume()
+        return
+    log.critical(
+        "worker stalled for %.0fs with records waiting %s: exiting for a restart", idle, behind
+    )
+    os._exit(75)
 
 
 def _update_lag(app: faust.App, metrics: Metrics, batch: list[Incoming]) -> None:

@@ -21,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import Awaitable, Callable, Iterator, MutableMapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -99,6 +100,9 @@ class BatchProcessor:
         self.send_backoff = send_backoff
         self.shards = shards
         self._caches: dict[tuple[str, int], StateCache] = {}
+        self.positions: dict[tuple[str, int], int] = {}
+        """Highest offset seen per source partition (processed or skipped)."""
+        self.last_batch_at = time.monotonic()
 
     def forget_partitions(self) -> None:
         """Call on rebalance: the next batch of each partition reloads and re-applies its marker."""
@@ -109,6 +113,8 @@ class BatchProcessor:
         groups: dict[tuple[str, int], list[Incoming]] = {}
         for rec in batch:
             groups.setdefault((rec.topic, rec.partition), []).append(rec)
+            tp = (rec.topic, rec.partition)
+            self.positions[tp] = max(rec.offset, self.positions.get(tp, -1))
         outs: list[_Out] = []
         commits: list[
             tuple[Incoming, StateCache, str, dict[str, Any], dict[str, Any], list[str]]
@@ -149,6 +155,7 @@ class BatchProcessor:
                 cache.apply(sets, dels)
         if self._flush is not None and commits:
             await self._flush()
+        self.last_batch_at = time.monotonic()
         if self.metrics is not None:
             self.metrics.articles_out.inc(report.processed)
             for o in outs:

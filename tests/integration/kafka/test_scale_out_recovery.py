@@ -65,7 +65,18 @@ def test_killed_worker_is_replaced_without_losing_or_changing_signals(
             got[:] = consume_all(bootstrap, topics.signals)
             return {json.loads(m.value)["id"] for m in got} >= expected
 
-        wait_until(all_signals, 300, f"{len(expected)} signals after the kill", b)
+        try:
+            wait_until(all_signals, 240, f"{len(expected)} signals after the kill", b)
+        except AssertionError:
+            ids = {json.loads(m.value)["id"] for m in got}
+            missing = expected - ids
+            raise AssertionError(
+                f"{len(missing)} of {len(expected)} expected signals missing, {len(ids - expected)} unexpected; "
+                f"worker b: in={metric_value(ports[1], 'hw_articles_in_total')} "
+                f"out={metric_value(ports[1], 'hw_articles_out_total')} "
+                f"skipped={metric_value(ports[1], 'hw_redelivered_skipped_total')} "
+                f"dead={metric_value(ports[1], 'hw_dead_letters_total')}"
+            ) from None
         ids = {json.loads(m.value)["id"] for m in got}
         assert ids == expected
         by_id: dict[str, bytes] = {}

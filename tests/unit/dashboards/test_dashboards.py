@@ -51,7 +51,9 @@ def test_every_panel_uses_a_provisioned_datasource() -> None:
         assert panel["datasource"]["uid"] in uids, f"{name}: {panel['title']}"
 
 
-@pytest.mark.parametrize(("name", "panel"), _panels(), ids=lambda v: v if isinstance(v, str) else v["title"])
+@pytest.mark.parametrize(
+    ("name", "panel"), _panels(), ids=lambda v: v if isinstance(v, str) else v["title"]
+)
 def test_panel_queries_only_mapped_fields(name: str, panel: dict[str, Any]) -> None:
     for target in panel["targets"]:
         fields = _fields(MAPPINGS[INDEX_OF_UID[target["datasource"]["uid"]]])

@@ -25,7 +25,9 @@ def test_defaults_without_a_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 
 
 def test_yaml_values_are_applied(tmp_path: Path) -> None:
-    cfg = _write(tmp_path, "data_dir: /tmp/x\napi:\n  port: 9001\ndetectors:\n  flag_threshold: 0.7\n")
+    cfg = _write(
+        tmp_path, "data_dir: /tmp/x\napi:\n  port: 9001\ndetectors:\n  flag_threshold: 0.7\n"
+    )
     s = load_settings(cfg, environ={})
     assert s.api.port == 9001
     assert s.detectors.flag_threshold == 0.7

@@ -83,6 +83,7 @@ def main() -> int:
     ap.add_argument("--partitions", type=int, default=6)
     ap.add_argument("--batch", type=int, default=500, help="worker.batch_max")
     ap.add_argument("--shards", type=int, default=128, help="worker.state_shards")
+    ap.add_argument("--within", type=float, default=0.05, help="worker.batch_within (s)")
     args = ap.parse_args()
 
     tmp = Path(tempfile.mkdtemp(prefix="hw-stream-bench-"))
@@ -110,6 +111,7 @@ def main() -> int:
             metrics__port=port,
             worker__batch_max=args.batch,
             worker__state_shards=args.shards,
+            worker__batch_within=args.within,
         )
         worker = WorkerProcess.write_config(tree, tmp, "worker").start()
         pub = KafkaPublisher.create(settings.kafka)

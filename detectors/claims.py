@@ -30,7 +30,7 @@ from typing import Any
 from pydantic import Field
 
 from detectors.base import Detector, DetectorConfigError, DetectorOptions, State, register
-from detectors.matcher import words
+from detectors.matcher import token_stream, words
 from detectors.narrative import severity_for
 from detectors.view import ArticleView
 from hybridwatch.events import Evidence, Signal
@@ -62,10 +62,16 @@ def weigh(grams: set[str], idf: dict[str, float], default_idf: float) -> dict[st
 class ClaimIndex:
     """Claims as columns of a dense (n-gram x claim) matrix.
 
-    Matching an article: its n-gram set intersected with the vocabulary (C), one
-    row gather and one vector-matrix product (numpy). The article's norm needs the
-    idf of every n-gram it has; unknown ones all have `default_idf`, so it is
-    computed from the known ones plus a count.
+    Matching an article: its n-grams looked up in the vocabulary, one row gather
+    and one vector-matrix product (numpy). The article's norm needs the idf of
+    every n-gram it has; unknown ones all have `default_idf`, so it is computed
+    from the known ones plus a count.
+
+    An ASCII 4-gram is four bytes, i.e. one uint32 (big-endian, so numeric order is
+    the string order): for an ASCII probe (nearly every folded article) the n-grams,
+    their de-duplication and the vocabulary lookup are a few numpy operations
+    (`gram_ids` sorted, `searchsorted`) rather than ~300 Python strings in a set.
+    Other probes take the set path; both give the same floats.
     """
 
     version: str
@@ -75,6 +81,10 @@ class ClaimIndex:
     idf: dict[str, float]
     matrix: Any  # float32 (len(rows), len(claims)) claim weights
     vocab: frozenset[str]
+    gram_ids: Any = None  # uint32, sorted: the ASCII vocabulary n-grams as numbers
+    gram_rows: Any = None  # int64: matrix row of each `gram_ids` entry
+    row_idf: Any = None  # float64: idf per matrix row
+    max_claim_norm: float = 1.0  # largest L2 norm of a claim column (1 up to rounding)
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> ClaimIndex:
@@ -89,6 +99,11 @@ class ClaimIndex:
         for j, c in enumerate(claims):
             for g, w in c["vector"].items():
                 matrix[rows[g], j] = float(w)
+        ascii_grams = sorted(g for g in rows if g.isascii() and len(g) == NGRAM)
+        gram_ids = np.array([_gram_id(g) for g in ascii_grams], dtype=np.uint32)
+        gram_rows = np.array([rows[g] for g in ascii_grams], dtype=np.int64)
+        row_idf = np.array([idf[g] for g in sorted(idf)], dtype=np.float64)
+        norms = np.sqrt((matrix.astype(np.float64) ** 2).sum(axis=0)) if claims else [1.0]
         return cls(
             str(data["version"]),
             claims,
@@ -97,23 +112,87 @@ class ClaimIndex:
             idf,
             matrix,
             frozenset(rows),
+            gram_ids,
+            gram_rows,
+            row_idf,
+            float(np.max(norms)),
         )
 
-    def search(self, folded: str, limit: int, top: int = 5) -> list[tuple[int, float]]:
-        """Up to `top` (claim index, cosine) pairs with a positive cosine, best first."""
+    def search(
+        self, folded: str, limit: int, top: int = 5, min_sim: float = 0.0
+    ) -> list[tuple[int, float]]:
+        """Up to `top` (claim index, cosine) pairs with a positive cosine, best first.
+
+        With `min_sim` > 0 the result is [] whenever no claim can reach `min_sim`:
+        by Cauchy-Schwarz a cosine is at most sqrt(known part of |article|^2 /
+        |article|^2) (times the largest claim norm, 1 up to rounding), and the
+        article's n-grams unknown to the index carry the highest idf, so ordinary
+        text is ruled out before the matrix product.
+        """
         import numpy as np
 
-        grams = ngrams(folded, limit)
+        stream = token_stream(folded[:limit])
+        if not stream.isascii():
+            return self._search_set(ngrams(folded, limit), top, min_sim)
+        if len(stream) < NGRAM or not len(self.gram_ids):
+            return []
+        raw = stream.encode("ascii")
+        # every 4-gram as a big-endian uint32: an overlapping strided view of the bytes
+        view = np.ndarray((len(raw) - NGRAM + 1,), dtype=">u4", buffer=raw, strides=(1,))
+        ids = view.astype(np.uint32)
+        ids.sort()
+        first = ids[1:] != ids[:-1]  # the first of each run of equal n-grams
+        pos = self.gram_ids.searchsorted(ids)
+        known = self.gram_ids.take(pos, mode="clip") == ids
+        known[1:] &= first
+        rows = self.gram_rows[pos[known]]  # distinct, ascending = string order
+        if not len(rows):
+            return []
+        unknown = int(np.count_nonzero(first)) + 1 - len(rows)
+        weights = self.row_idf[rows]
+        squares = weights * weights
+        if min_sim > 0.0 and self._cannot_reach(float(squares.sum()), unknown, min_sim):
+            return []
+        # sequential float64 sum (cumsum), the same floats as the set path's sum()
+        known_sq = float(np.cumsum(squares)[-1])
+        return self._top(weights, rows, known_sq, unknown, top, min_sim)
+
+    def _cannot_reach(self, known_sq: float, unknown: int, min_sim: float) -> bool:
+        """True when no claim's cosine can reach `min_sim` (Cauchy-Schwarz bound)."""
+        sq = known_sq + unknown * self.default_idf**2
+        bound = min_sim - _BOUND_SLACK
+        return known_sq * self.max_claim_norm**2 < bound * bound * sq
+
+    def _search_set(self, grams: set[str], top: int, min_sim: float) -> list[tuple[int, float]]:
         known = sorted(grams & self.vocab)  # fixed order: same floats every run
         if not known:
             return []
         idf = self.idf
         weights = [idf[g] for g in known]
-        sq = sum(w * w for w in weights) + (len(grams) - len(known)) * self.default_idf**2
+        known_sq = sum(w * w for w in weights)
         rows = [self.rows[g] for g in known]
+        return self._top(weights, rows, known_sq, len(grams) - len(known), top, min_sim)
+
+    def _top(
+        self, weights: Any, rows: Any, known_sq: float, unknown: int, top: int, min_sim: float
+    ) -> list[tuple[int, float]]:
+        import numpy as np
+
+        if min_sim > 0.0 and self._cannot_reach(known_sq, unknown, min_sim):
+            return []
+        sq = known_sq + unknown * self.default_idf**2
         sims = (np.asarray(weights, dtype=np.float32) @ self.matrix[rows]) / math.sqrt(sq)
         order = np.argsort(-sims, kind="stable")[:top]
         return [(int(i), float(sims[i])) for i in order if sims[i] > 0.0]
+
+
+_BOUND_SLACK = 1e-3
+"""Margin for rounding in the cosine upper bound (float32 cosines, a pairwise sum
+standing in for the sequential one): both are off by ~1e-6, far below it."""
+
+
+def _gram_id(gram: str) -> int:
+    return int.from_bytes(gram.encode("ascii"), "big")
 
 
 @lru_cache(maxsize=4)
@@ -148,8 +227,14 @@ class ClaimsDetector(Detector):
                 f"detectors.options.claims: cannot load {path}: {err}"
             ) from err
 
-    def best_match(self, article: ArticleView) -> tuple[dict[str, Any], float, str] | None:
-        """The most similar known claim, its similarity and the field compared."""
+    def best_match(
+        self, article: ArticleView, min_sim: float = 0.0
+    ) -> tuple[dict[str, Any], float, str] | None:
+        """The most similar known claim, its similarity and the field compared.
+
+        With `min_sim` > 0, None may also mean "nothing reaches `min_sim`" (the
+        index then skips the cosine for articles that cannot match).
+        """
         title = article.title.folded
         text = article.text.folded
         fname = "title" if title and not text else "text"
@@ -157,7 +242,7 @@ class ClaimsDetector(Detector):
         probe = f"{title} {lede}" if title else lede
         limit = len(probe)
         own = article.article.id.split("#", 1)[0]
-        for i, sim in self.index.search(probe, limit):
+        for i, sim in self.index.search(probe, limit, min_sim=min_sim):
             claim = self.index.claims[i]
             if self.opts.exclude_same_case and claim["case_id"] == own:
                 continue
@@ -165,7 +250,7 @@ class ClaimsDetector(Detector):
         return None
 
     def detect(self, article: ArticleView, state: State) -> list[Signal]:
-        found = self.best_match(article)
+        found = self.best_match(article, self.opts.threshold)
         if found is None or found[1] < self.opts.threshold:
             return []
         claim, sim, _ = found

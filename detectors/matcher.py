@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import ahocorasick
@@ -151,14 +151,25 @@ class RuleHit:
         return max(e for _, e in self.spans)
 
 
-@dataclass
 class Scan:
-    """The result of scanning one folded text: rule hits plus lazy token offsets."""
+    """The result of scanning one folded text: rule hits plus lazy token offsets.
 
-    folded: str
-    tokens: list[str]
-    hits: list[RuleHit]
-    _bounds: tuple[Any, Any] | None = field(default=None, repr=False)
+    `joined` is the token stream the automaton ran over (" tok tok ... "); token
+    index i is the i-th word of the folded text.
+    """
+
+    __slots__ = ("_bounds", "folded", "hits", "joined")
+
+    def __init__(self, folded: str, joined: str, hits: list[RuleHit]) -> None:
+        self.folded = folded
+        self.joined = joined
+        self.hits = hits
+        self._bounds: tuple[Any, Any] | None = None
+
+    @property
+    def tokens(self) -> list[str]:
+        """The folded text's words (built on demand: matching never needs the list)."""
+        return self.joined.split()
 
     def char_span(self, tok_start: int, tok_end: int) -> tuple[int, int]:
         """Folded-text character span of tokens [tok_start, tok_end)."""
@@ -166,6 +177,23 @@ class Scan:
             self._bounds = _token_bounds(self.folded)
         starts, ends = self._bounds
         return int(starts[tok_start]), int(ends[tok_end - 1])
+
+
+def token_stream(folded: str) -> str:
+    """The folded text's words joined by single spaces, with a space before and after
+    (" nato bombing "), or "" when it has no word.
+
+    Equal to `" " + " ".join(words(folded)) + " "`, but ASCII text (nearly every
+    folded article) is done with one `str.translate` and a few `str.replace`
+    passes collapsing separator runs - no Python string per word.
+    """
+    if not folded.isascii():
+        found = WORD.findall(folded)
+        return f" {' '.join(found)} " if found else ""
+    s = f" {folded.translate(_SEPARATORS)} "
+    while "  " in s:
+        s = s.replace("    ", " ").replace("  ", " ")
+    return s if len(s) > 1 else ""
 
 
 def _token_bounds(folded: str) -> tuple[Any, Any]:
@@ -209,7 +237,7 @@ class Matcher:
             # Phrases sharing a key may differ in whether its last word is a stem.
             for ends_word in (True, False):
                 payload = tuple(
-                    (str(ph), ph, ph.key_len, len(ph.tokens))
+                    (str(ph), _rest_pattern(ph), len(ph.tokens))
                     for ph in group
                     if ph.tokens[ph.key_len - 1].prefix != ends_word
                 )
@@ -225,27 +253,27 @@ class Matcher:
         return len(self.phrases)
 
     def scan(self, folded: str) -> Scan:
-        tokens = words(folded)
-        if self._empty or not tokens:
-            return Scan(folded, tokens, [])
-        joined = f" {' '.join(tokens)} "
-        n_tok = len(tokens)
+        joined = token_stream(folded)
+        if self._empty or not joined:
+            return Scan(folded, joined, [])
         # Hits are kept as (character position of the key's leading space, words);
         # turning a position into a word index costs a count over the text, so it is
-        # done only for phrases that need checking here and for rules that matched.
+        # done only for rules that matched. The rest of a phrase after its first stem
+        # is checked by one precompiled regex anchored right after the key (C, not a
+        # Python loop over words).
         found: dict[str, list[tuple[int, int]]] = {}
         for end, (klen, group) in self._automaton.iter(joined):
             pos = end - klen + 1
-            for name, ph, key_tokens, size in group:
-                if key_tokens != size:
-                    t0 = joined.count(" ", 0, pos)
-                    if t0 + size > n_tok or not all(
-                        ph.tokens[j].accepts(tokens[t0 + j]) for j in range(key_tokens, size)
-                    ):
-                        continue
-                found.setdefault(name, []).append((pos, size))
-        hits = self._rules_hit(found, joined) if found else []
-        return Scan(folded, tokens, hits)
+            for name, rest, size in group:
+                if rest is not None and rest.match(joined, end + 1) is None:
+                    continue
+                hits = found.get(name)
+                if hits is None:
+                    found[name] = [(pos, size)]
+                else:
+                    hits.append((pos, size))
+        hits_out = self._rules_hit(found, joined) if found else []
+        return Scan(folded, joined, hits_out)
 
     def _rules_hit(self, found: dict[str, list[tuple[int, int]]], joined: str) -> list[RuleHit]:
         # per rule, per component: the hits of any of its alternatives
@@ -280,6 +308,20 @@ class Matcher:
             if best is not None:
                 hits.append(RuleHit(rule, best))
         return hits
+
+
+def _rest_pattern(phrase: Phrase) -> re.Pattern[str] | None:
+    """What must follow a phrase's automaton key in the token stream, or None.
+
+    The key ends with the phrase's first stem, so the pattern first finishes that
+    word (`[^ ]*`), then requires each further token (a stem: its letters and any
+    ending; a word: exactly it) and the space closing the last word.
+    """
+    rest = phrase.tokens[phrase.key_len :]
+    if not rest:
+        return None
+    body = "".join(" " + re.escape(t.text) + ("[^ ]*" if t.prefix else "") for t in rest)
+    return re.compile(f"[^ ]*{body} ")
 
 
 def _closest(

@@ -63,14 +63,8 @@ _LUT_SIZE = 0x3000
 """Code points below this (Latin, Cyrillic, Greek, punctuation) are folded by table."""
 _LUT_WIDTH = 3
 """Widest fold the table holds; wider ones (rare NFKD expansions) take the slow path."""
-
-
-@lru_cache(maxsize=1)
-def _first() -> Any:
-    """The first folded code point per code point, contiguous (the common 1:1 case)."""
-    import numpy as np
-
-    return np.ascontiguousarray(_lut()[0][:, 0])
+_NOT_ONE = 0xFFFFFFFF
+"""Entry of the one-to-one table for a code point that does not fold to one character."""
 
 
 @lru_cache(maxsize=1)
@@ -81,8 +75,7 @@ def _lut() -> tuple[Any, Any]:
     codes = np.zeros((_LUT_SIZE, _LUT_WIDTH), dtype=np.uint32)
     widths = np.zeros(_LUT_SIZE, dtype=np.int64)
     for cp in range(_LUT_SIZE):
-        ch = chr(cp)
-        f = ch if 0xD800 <= cp <= 0xDFFF else _fold_char(ch)
+        f = _fold_cp(cp)
         if len(f) > _LUT_WIDTH:
             widths[cp] = -1  # marks "use the slow path"
             continue
@@ -92,44 +85,81 @@ def _lut() -> tuple[Any, Any]:
     return codes, widths
 
 
-def _fold_table(text: str) -> tuple[Any, Any] | None:
-    """(code points, folded widths) of non-ASCII `text`, or None to take the slow path."""
-    import numpy as np  # local: ASCII text never needs it
+def _fold_cp(cp: int) -> str:
+    return chr(cp) if 0xD800 <= cp <= 0xDFFF else _fold_char(chr(cp))
 
-    cps = np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
+
+@lru_cache(maxsize=1)
+def _one_to_one() -> Any:
+    """Per code point its one-character fold, or `_NOT_ONE`; one extra `_NOT_ONE`
+    entry at the end catches every code point >= `_LUT_SIZE` (indices are clipped)."""
+    import numpy as np
+
+    codes, widths = _lut()
+    table = np.full(_LUT_SIZE + 1, _NOT_ONE, dtype=np.uint32)
+    one = widths == 1
+    table[:_LUT_SIZE][one] = codes[one, 0]
+    return table
+
+
+@lru_cache(maxsize=1)
+def _expansions() -> dict[int, str]:
+    """Code points folding to zero or several characters that a plain `str.replace`
+    may pre-fold: each output character folds to itself one-to-one, so replacing
+    the code point by its fold and then folding one-to-one gives the same text."""
+    table = _one_to_one()
+    out: dict[int, str] = {}
+    _, widths = _lut()
+    for cp in range(_LUT_SIZE):
+        if widths[cp] in (0, 2, 3):
+            f = _fold_cp(cp)
+            if all(ord(c) < _LUT_SIZE and int(table[ord(c)]) == ord(c) for c in f):
+                out[cp] = f
+    return out
+
+
+def _code_points(text: str) -> Any:
+    import numpy as np
+
+    return np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
+
+
+def fold(text: str) -> str:
+    """Lowercase ASCII-Latin form of `text` (Cyrillic transliterated, diacritics removed).
+
+    Non-ASCII text is folded through a numpy lookup table (a per-character Python
+    loop costs ~1.4 ms per 3 KB article): one gather maps every code point that
+    folds to one character; the few letters folding to two or none (Serbian and
+    Macedonian љ њ џ ђ ѓ ќ ѕ, soft signs, combining marks) are first replaced by
+    their fold with `str.replace`, which is far cheaper than a variable-width
+    gather. `_fold_with_offsets_reference` is what it must equal.
+    """
+    if text.isascii():
+        return text.lower()
+    table = _one_to_one()
+    out = table.take(_code_points(text), mode="clip")
+    if int(out.max()) == _NOT_ONE:
+        cps = _code_points(text)
+        expansions = _expansions()
+        for cp in sorted(set(cps[out == _NOT_ONE].tolist())):
+            f = expansions.get(cp)
+            if f is None:  # outside the table or an odd NFKD expansion: exact slow path
+                return _fold_with_offsets_reference(text)[0]
+            text = text.replace(chr(cp), f)
+        out = table.take(_code_points(text), mode="clip")
+    folded: str = out.tobytes().decode("utf-32-le", "surrogatepass")
+    return folded
+
+
+def _widths(text: str) -> tuple[Any, Any] | None:
+    """(code points, folded widths) of `text`, or None when it needs the slow path."""
+    cps = _code_points(text)
     if int(cps.max()) >= _LUT_SIZE:
         return None
     w = _lut()[1][cps]
     if int(w.min()) < 0:
         return None
     return cps, w
-
-
-def _fold_codes(cps: Any, w: Any) -> str:
-    import numpy as np
-
-    if bool((w == 1).all()):
-        out = _first()[cps]
-    else:
-        keep = np.arange(_LUT_WIDTH)[None, :] < w[:, None]
-        out = _lut()[0][cps][keep]
-    folded: str = out.tobytes().decode("utf-32-le", "surrogatepass")
-    return folded
-
-
-def fold(text: str) -> str:
-    """Lowercase ASCII-Latin form of `text` (Cyrillic transliterated, diacritics removed).
-
-    Non-ASCII text is folded through a numpy lookup table: a per-character Python
-    loop costs ~1.4 ms per 3 KB article, which capped the detector suite far below
-    its throughput target. `_fold_with_offsets_reference` is what it must equal.
-    """
-    if text.isascii():
-        return text.lower()
-    table = _fold_table(text)
-    if table is None:
-        return _fold_with_offsets_reference(text)[0]
-    return _fold_codes(*table)
 
 
 def fold_with_offsets(text: str) -> tuple[str, list[int]]:
@@ -141,15 +171,27 @@ def fold_with_offsets(text: str) -> tuple[str, list[int]]:
     """
     if text.isascii():
         return text.lower(), [*range(len(text)), len(text)]
-    table = _fold_table(text)
-    if table is None:
+    offsets = fold_offsets(text)
+    if offsets is None:
         return _fold_with_offsets_reference(text)
+    return fold(text), offsets.tolist()
+
+
+def fold_offsets(text: str) -> Any:
+    """`fold_with_offsets(text)[1]` as a numpy int64 array, or None for the slow path.
+
+    Detectors only need two entries of it per evidence span, so they index the
+    array instead of building a Python list of every character's offset.
+    """
     import numpy as np
 
-    cps, w = table
-    offsets: list[int] = np.repeat(np.arange(len(text)), w).tolist()
-    offsets.append(len(text))
-    return _fold_codes(cps, w), offsets
+    if not text:
+        return np.zeros(1, dtype=np.int64)
+    table = _widths(text)
+    if table is None:
+        return None
+    _, w = table
+    return np.concatenate((np.repeat(np.arange(len(text)), w), [len(text)]))
 
 
 def _fold_with_offsets_reference(text: str) -> tuple[str, list[int]]:

@@ -1,18 +1,21 @@
 """Zero loss and zero duplicates across a 60 s search-engine outage mid-run.
 
-100,000 synthetic articles go to Kafka; `hybridwatch indexer --once` runs as a real
-subprocess against a private OpenSearch node (so stopping it disturbs no other test).
-Once part of the articles are indexed the node is stopped, kept down for 60 s and
-started again on the same data and port. The indexer must wait the outage out, then
-finish: every article exactly once in the index, and its own counters must show that
-its bulk requests did fail during the outage and were retried.
+`hybridwatch indexer` runs as a real subprocess against a private OpenSearch node (so
+stopping it disturbs no other test) while 100,000 synthetic articles stream into Kafka.
+Once 10,000 are indexed the node is stopped, kept down for 60 s and started again on
+the same data and port. The indexer must wait the outage out and carry on: in the end
+every article is in the index exactly once, and the indexer's own counters (printed
+when it is stopped) show that its bulk requests failed during the outage and were
+retried.
 """
 
 from __future__ import annotations
 
 import json
+import signal
 import subprocess
 import sys
+import threading
 import time
 from datetime import timedelta
 from pathlib import Path
@@ -123,6 +126,27 @@ def _all_ids(url: str, prefix: str) -> dict[str, int]:
             return out
 
 
+def _wait_for_count(
+    url: str, prefix: str, at_least: int, proc: Any, log_path: Path, timeout: float
+) -> int:
+    """Poll the engine's article count until it reaches `at_least` (the indexer must live)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        assert proc.poll() is None, (
+            f"indexer exited early:\n{log_path.read_text(errors='replace')[-3000:]}"
+        )
+        try:
+            count = _count(url, prefix)
+        except (httpx.HTTPStatusError, httpx.TransportError):
+            count = 0  # no index yet
+        if count >= at_least:
+            return count
+        assert time.monotonic() < deadline, (
+            f"only {count} of {at_least} articles indexed after {timeout:.0f}s"
+        )
+        time.sleep(0.25)
+
+
 @pytest.fixture
 def private_engine(tmp_path_factory: pytest.TempPathFactory) -> Any:
     node = start_engine_node(tmp_path_factory.mktemp("outage-engine"))
@@ -139,11 +163,6 @@ def test_no_article_is_lost_or_duplicated_across_a_60s_engine_outage(
 ) -> None:
     topics = Topics(kafka_prefix)
     create_topics(kafka_bootstrap, kafka_prefix, partitions=4)
-    t0 = time.monotonic()
-    expected = _produce_articles(kafka_bootstrap, topics.articles, N)
-    assert len(set(expected)) == N
-    print(f"outage test: produced {N} articles in {time.monotonic() - t0:.1f}s")
-
     config = tmp_path / "indexer.yaml"
     config.write_text(
         yaml.safe_dump(
@@ -165,27 +184,33 @@ def test_no_article_is_lost_or_duplicated_across_a_60s_engine_outage(
         ),
         encoding="utf-8",
     )
+    t0 = time.monotonic()
     log_path = tmp_path / "indexer.log"
+    produced: dict[str, Any] = {}
+
+    def producer() -> None:
+        try:
+            produced["ids"] = _produce_articles(kafka_bootstrap, topics.articles, N)
+            produced["seconds"] = time.monotonic() - t0
+        except BaseException as err:  # reported by the main thread
+            produced["error"] = err
+
+    # The indexer runs from the start and the articles stream in while it runs, as in
+    # production; the engine goes down while both are busy.
     with log_path.open("wb") as log:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "hybridwatch.cli", "indexer", "--once", "--config", str(config)],
+            [sys.executable, "-m", "hybridwatch.cli", "indexer", "--config", str(config)],
             cwd=ROOT,
             env=clean_env(),
             stdout=subprocess.PIPE,
             stderr=log,
         )
+        thread = threading.Thread(target=producer, name="produce-100k")
+        thread.start()
         try:
-            deadline = time.monotonic() + 180
-            indexed_before = 0
-            while indexed_before < 10_000:
-                assert proc.poll() is None, f"indexer exited early:\n{log_path.read_text()[-3000:]}"
-                assert time.monotonic() < deadline, "indexer made no progress before the outage"
-                time.sleep(0.2)
-                try:
-                    indexed_before = _count(private_engine.url, index_prefix)
-                except httpx.HTTPStatusError:
-                    indexed_before = 0  # no index yet
-
+            indexed_before = _wait_for_count(
+                private_engine.url, index_prefix, 10_000, proc, log_path, 300
+            )
             down_at = time.monotonic()
             print(
                 f"outage test: {indexed_before} indexed after {down_at - t0:.1f}s; stopping the engine"
@@ -196,17 +221,28 @@ def test_no_article_is_lost_or_duplicated_across_a_60s_engine_outage(
             time.sleep(max(0.0, OUTAGE_S - (time.monotonic() - down_at)))
             restarted = start_engine_node(private_engine.run_dir)
             assert restarted.url == private_engine.url, "the node must come back on the same port"
-
             print(f"outage test: engine back after {time.monotonic() - down_at:.1f}s")
-            out, _ = proc.communicate(timeout=240)
-            print(f"outage test: indexer done {time.monotonic() - t0:.1f}s after the start")
+
+            thread.join(600)
+            assert "error" not in produced, f"producing failed: {produced.get('error')!r}"
+            print(
+                f"outage test: all {N} articles were in Kafka {produced['seconds']:.1f}s after the start"
+            )
+            _wait_for_count(private_engine.url, index_prefix, N, proc, log_path, 400)
+            print(f"outage test: {N} indexed {time.monotonic() - t0:.1f}s after the start")
+            proc.send_signal(signal.SIGTERM)
+            out, _ = proc.communicate(timeout=120)
         finally:
+            thread.join(600)
             if proc.poll() is None:
                 proc.kill()
                 proc.wait(30)
     log_text = log_path.read_text(errors="replace")
     assert proc.returncode == 0, f"indexer failed:\n{log_text[-3000:]}"
+    expected = produced["ids"]
+    assert len(set(expected)) == N
     stats = json.loads(out.decode().strip().splitlines()[-1].removeprefix("indexer: "))
+    print(f"outage test: indexer counters {stats}")
 
     assert indexed_before < N, "the outage must happen in the middle of the run"
     assert stats["bulk_failures"] >= 1, f"the indexer never saw the outage: {stats}"

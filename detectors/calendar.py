@@ -72,9 +72,17 @@ class CalendarDetector(Detector):
             sorted((Window.of(e) for e in load_calendar(options.calendar_file).events),
                    key=lambda w: (w.start, w.event.id))
         )  # fmt: skip
+        self._by_day: dict[int, list[Window]] = {}
 
     def active(self, when: datetime) -> list[Window]:
-        return [w for w in self.windows if w.start <= when < w.end]
+        # Windows are whole UTC days, so the answer depends only on the day: cached.
+        day = when.astimezone(UTC).date().toordinal() if when.tzinfo else when.toordinal()
+        hit = self._by_day.get(day)
+        if hit is None:
+            if len(self._by_day) >= 4096:
+                self._by_day.clear()
+            hit = self._by_day[day] = [w for w in self.windows if w.start <= when < w.end]
+        return hit
 
     def detect(self, article: ArticleView, state: State) -> list[Signal]:
         return []  # second phase only: see refine()

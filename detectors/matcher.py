@@ -25,7 +25,7 @@ case), so a term written once in Latin matches Cyrillic text too.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -184,16 +184,32 @@ def token_stream(folded: str) -> str:
     (" nato bombing "), or "" when it has no word.
 
     Equal to `" " + " ".join(words(folded)) + " "`, but ASCII text (nearly every
-    folded article) is done with one `str.translate` and a few `str.replace`
-    passes collapsing separator runs - no Python string per word.
+    folded article) never builds a Python string per word: separators become
+    spaces in one `bytes.translate`, then runs of spaces collapse - by a numpy
+    mask (keep a space only right after a word character) on article-sized text,
+    by `str.replace` passes on short text where numpy's per-call cost dominates.
     """
     if not folded.isascii():
         found = WORD.findall(folded)
         return f" {' '.join(found)} " if found else ""
-    s = f" {folded.translate(_SEPARATORS)} "
-    while "  " in s:
-        s = s.replace("    ", " ").replace("  ", " ")
-    return s if len(s) > 1 else ""
+    if len(folded) < _NUMPY_FROM:
+        s = f" {folded.translate(_SEPARATORS)} "
+        while "  " in s:
+            s = s.replace("    ", " ").replace("  ", " ")
+        return s if len(s) > 1 else ""
+    import numpy as np
+
+    spaced = np.frombuffer(f" {folded} ".encode("ascii").translate(_SEPARATOR_BYTES), np.uint8)
+    word = spaced != 32
+    keep = word.copy()
+    keep[1:] |= word[:-1]
+    joined = spaced[keep].tobytes().decode("ascii")  # "tok tok " (the first space dropped)
+    return f" {joined}" if joined else ""
+
+
+_NUMPY_FROM = 600
+"""Text length from which `token_stream` collapses spaces with numpy."""
+_SEPARATOR_BYTES = bytes(c if chr(c) in _WORD_CHARS else 32 for c in range(256))
 
 
 def _token_bounds(folded: str) -> tuple[Any, Any]:
@@ -218,14 +234,25 @@ class Matcher:
     def __init__(self, rules: Iterable[Rule]) -> None:
         self.rules: tuple[Rule, ...] = tuple(rules)
         phrases: dict[str, Phrase] = {}
-        self._phrase_rules: dict[str, list[tuple[int, int]]] = {}
+        name_rules: dict[str, set[int]] = {}
+        comp_names: list[tuple[tuple[str, ...], ...]] = []
         for r_idx, rule in enumerate(self.rules):
-            for c_idx, comp in enumerate(rule.components):
+            comps: list[tuple[str, ...]] = []
+            for comp in rule.components:
+                names = tuple(dict.fromkeys(str(ph) for ph in comp))
                 for ph in comp:
-                    name = str(ph)
-                    phrases.setdefault(name, ph)
-                    self._phrase_rules.setdefault(name, []).append((r_idx, c_idx))
+                    phrases.setdefault(str(ph), ph)
+                for name in names:
+                    name_rules.setdefault(name, set()).add(r_idx)
+                comps.append(names)
+            comp_names.append(tuple(comps))
         self.phrases = phrases
+        self._name_rules = {n: tuple(sorted(r)) for n, r in name_rules.items()}
+        """Per phrase: the rules it is a component (alternative) of."""
+        self._comp_names = tuple(comp_names)
+        """Per rule, per component: the phrases that satisfy it."""
+        self._comp_sets = tuple(tuple(frozenset(c) for c in comps) for comps in comp_names)
+        self._sizes = {n: len(ph.tokens) for n, ph in phrases.items()}
         by_key: dict[str, list[Phrase]] = {}
         for ph in phrases.values():
             by_key.setdefault(ph.key, []).append(ph)
@@ -236,14 +263,17 @@ class Matcher:
             # reports whole-word hits: "eu" inside "neutral" never reaches Python.
             # Phrases sharing a key may differ in whether its last word is a stem.
             for ends_word in (True, False):
-                payload = tuple(
-                    (str(ph), _rest_pattern(ph), len(ph.tokens))
-                    for ph in group
-                    if ph.tokens[ph.key_len - 1].prefix != ends_word
+                members = [ph for ph in group if ph.tokens[ph.key_len - 1].prefix != ends_word]
+                if not members:
+                    continue
+                spaced = f" {key} " if ends_word else f" {key}"
+                # phrases that are their key are hits as they stand; the others carry
+                # the pattern their remaining words must match
+                whole = tuple(str(ph) for ph in members if ph.key_len == len(ph.tokens))
+                longer = tuple(
+                    (str(ph), _rest_pattern(ph)) for ph in members if ph.key_len < len(ph.tokens)
                 )
-                if payload:
-                    spaced = f" {key} " if ends_word else f" {key}"
-                    self._automaton.add_word(spaced, (len(spaced), payload))
+                self._automaton.add_word(spaced, (len(spaced), whole, longer))
         if by_key:
             self._automaton.make_automaton()
         self._empty = not by_key
@@ -256,58 +286,70 @@ class Matcher:
         joined = token_stream(folded)
         if self._empty or not joined:
             return Scan(folded, joined, [])
-        # Hits are kept as (character position of the key's leading space, words);
-        # turning a position into a word index costs a count over the text, so it is
-        # done only for rules that matched. The rest of a phrase after its first stem
-        # is checked by one precompiled regex anchored right after the key (C, not a
-        # Python loop over words).
-        found: dict[str, list[tuple[int, int]]] = {}
-        for end, (klen, group) in self._automaton.iter(joined):
+        # Hits are kept as the character position of the key's leading space; turning
+        # a position into a word index costs a count over the text, so it is done only
+        # for rules that matched. The rest of a phrase after its first stem is checked
+        # by one precompiled regex anchored right after the key (C, not a Python loop
+        # over words).
+        found: dict[str, list[int]] = {}
+        for end, (klen, whole, longer) in self._automaton.iter(joined):
             pos = end - klen + 1
-            for name, rest, size in group:
-                if rest is not None and rest.match(joined, end + 1) is None:
-                    continue
-                hits = found.get(name)
-                if hits is None:
-                    found[name] = [(pos, size)]
+            for name in whole:
+                at = found.get(name)
+                if at is None:
+                    found[name] = [pos]
                 else:
-                    hits.append((pos, size))
-        hits_out = self._rules_hit(found, joined) if found else []
-        return Scan(folded, joined, hits_out)
+                    at.append(pos)
+            for name, rest in longer:
+                if rest.match(joined, end + 1) is not None:
+                    found.setdefault(name, []).append(pos)
+        hits = self._rules_hit(found, joined) if found else []
+        return Scan(folded, joined, hits)
 
-    def _rules_hit(self, found: dict[str, list[tuple[int, int]]], joined: str) -> list[RuleHit]:
-        # per rule, per component: the hits of any of its alternatives
-        comp_hits: dict[int, dict[int, list[tuple[int, int]]]] = {}
-        for name, spans in found.items():
-            for r_idx, c_idx in self._phrase_rules[name]:
-                comp_hits.setdefault(r_idx, {}).setdefault(c_idx, []).extend(spans)
+    def _rules_hit(self, found: dict[str, list[int]], joined: str) -> list[RuleHit]:
+        candidates: set[int] = set()
+        for name in found:
+            candidates.update(self._name_rules[name])
         index: dict[int, int] = {}
+        sizes = self._sizes
 
-        def token_spans(items: list[tuple[int, int]]) -> list[tuple[int, int]]:
+        def token_spans(names: tuple[str, ...]) -> list[tuple[int, int]]:
             out = set()
-            for pos, size in items:
-                t0 = index.get(pos)
-                if t0 is None:
-                    t0 = index[pos] = joined.count(" ", 0, pos)
-                out.add((t0, t0 + size))
+            for name in names:
+                size = sizes[name]
+                for pos in found.get(name, ()):
+                    t0 = index.get(pos)
+                    if t0 is None:
+                        t0 = index[pos] = joined.count(" ", 0, pos)
+                    out.add((t0, t0 + size))
             return sorted(out)
 
         hits: list[RuleHit] = []
-        for r_idx in sorted(comp_hits):
-            rule = self.rules[r_idx]
-            comps = comp_hits[r_idx]
-            if len(comps) < len(rule.components):
-                continue
-            if not rule.is_proximity:
-                for span in token_spans(comps[0]):
-                    hits.append(RuleHit(rule, (span,)))
-                continue
-            best = _closest(
-                [token_spans(comps[i]) for i in range(len(rule.components))], rule.window
-            )
-            if best is not None:
-                hits.append(RuleHit(rule, best))
+        keys = found.keys()
+        for r_idx in sorted(candidates):
+            # every component needs a hit of one of its alternatives
+            for alternatives in self._comp_sets[r_idx]:
+                if keys.isdisjoint(alternatives):
+                    break
+            else:
+                self._add_hits(r_idx, token_spans, hits)
         return hits
+
+    def _add_hits(
+        self,
+        r_idx: int,
+        token_spans: Callable[[tuple[str, ...]], list[tuple[int, int]]],
+        hits: list[RuleHit],
+    ) -> None:
+        comps = self._comp_names[r_idx]
+        rule = self.rules[r_idx]
+        if len(comps) == 1:
+            for span in token_spans(comps[0]):
+                hits.append(RuleHit(rule, (span,)))
+            return
+        best = _closest([token_spans(names) for names in comps], rule.window)
+        if best is not None:
+            hits.append(RuleHit(rule, best))
 
 
 def _rest_pattern(phrase: Phrase) -> re.Pattern[str] | None:

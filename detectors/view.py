@@ -6,7 +6,9 @@ from dataclasses import dataclass, field
 from functools import cached_property
 
 from hybridwatch.events import Article
-from hybridwatch.textfold import fold, fold_with_offsets, source_span
+from typing import Any
+
+from hybridwatch.textfold import fold, fold_offsets, fold_with_offsets, source_span
 
 
 class FoldedField:
@@ -14,10 +16,11 @@ class FoldedField:
 
     Most articles match nothing, and building the per-character offset list costs
     more than folding itself, so it is computed on first use (when evidence is
-    reported). `offsets` may still be passed in when already known.
+    reported), and kept as a numpy array: a span needs two of its entries, not a
+    Python int per character. `offsets` may still be passed in when already known.
     """
 
-    __slots__ = ("_offsets", "folded", "name", "original")
+    __slots__ = ("_offsets", "_offsets_array", "folded", "name", "original")
 
     def __init__(
         self, name: str, original: str, folded: str, offsets: list[int] | None = None
@@ -26,6 +29,7 @@ class FoldedField:
         self.original = original
         self.folded = folded
         self._offsets = offsets
+        self._offsets_array: Any = None
 
     @property
     def offsets(self) -> list[int]:
@@ -35,9 +39,17 @@ class FoldedField:
 
     def span(self, start: int, end: int) -> tuple[int, int]:
         """Original-text span of the folded span [start, end)."""
-        if self._offsets is None and self.original.isascii():
-            # ASCII folds character for character: no offset list needed
-            return (start, start) if end <= start else (start, end)
+        if self._offsets is None:
+            if self.original.isascii():
+                # ASCII folds character for character: no offset list needed
+                return (start, start) if end <= start else (start, end)
+            if self._offsets_array is None:
+                self._offsets_array = fold_offsets(self.original)
+            array = self._offsets_array
+            if array is not None:  # None: text outside the fold table, use the list
+                if end <= start:
+                    return int(array[start]), int(array[start])
+                return int(array[start]), int(array[end - 1]) + 1
         return source_span(self.offsets, start, end)
 
 

@@ -159,7 +159,13 @@ _free_port() {
   python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()'
 }
 
-_alive() { [ -f "$RUN_DIR/pid" ] && kill -0 "$(cat "$RUN_DIR/pid")" 2>/dev/null; }
+_alive() { # the pid file's process is alive AND is the node of this run dir (pids get reused)
+  local pid
+  [ -f "$RUN_DIR/pid" ] || return 1
+  pid="$(cat "$RUN_DIR/pid")"
+  kill -0 "$pid" 2>/dev/null || return 1
+  tr '\0' ' ' < "/proc/$pid/cmdline" 2>/dev/null | grep -qF -- "-Dopensearch.path.conf=$RUN_DIR/config"
+}
 
 _ready() { # $1 = port
   curl -sf -m 5 "http://127.0.0.1:$1/_cluster/health?wait_for_status=yellow&timeout=2s" >/dev/null 2>&1
@@ -214,8 +220,10 @@ start() {
   ) &
   echo $! > "$RUN_DIR/pid"
   local waited=0
+  local started_pid
+  started_pid="$(cat "$RUN_DIR/pid")"
   until _ready "$port"; do
-    if ! _alive; then
+    if ! kill -0 "$started_pid" 2>/dev/null; then  # (not _alive: the exec may not have happened yet)
       echo "search.sh: error: OpenSearch exited during start-up; last lines of $RUN_DIR/stdout.log:" >&2
       tail -n 40 "$RUN_DIR/stdout.log" >&2
       rm -f "$RUN_DIR/pid"

@@ -34,7 +34,10 @@ def test_worker_emits_signals_and_dead_letters_poison_and_keeps_going(
     records += [(r.key, r.value, r.headers) for r in map(encode, after)]
     produce(kafka_bootstrap, topics.articles, records)
 
-    worker = start_worker(kafka_bootstrap, kafka_prefix, tmp_path, "w1")
+    # rocksdb:// (rocksdict) where installed; the worker falls back to memory:// otherwise
+    worker = start_worker(
+        kafka_bootstrap, kafka_prefix, tmp_path, "w1", worker__table_store="rocksdb://"
+    )
     try:
         expected = embedded_signal_ids(articles)
         assert expected, "the synthetic stream must trigger some detectors"

@@ -81,7 +81,7 @@ class AmplificationOptions(DetectorOptions):
     shingle_words: int = Field(default=3, ge=1, le=8)
     min_words: int = Field(default=8, ge=1)
     """Shorter title + text is not judged (too little to tell a story from a phrase)."""
-    max_bytes: int = Field(default=4096, ge=256)
+    max_bytes: int = Field(default=2048, ge=256)
     """Only the first bytes of the folded title + text are shingled (leads carry the copy)."""
     bucket_cap: int = Field(default=64, ge=1)
     """Most recent entries kept per LSH bucket (bounds the state of viral stories)."""
@@ -132,7 +132,8 @@ class AmplificationDetector(Detector):
         if words.size < o.min_words:
             return []
         sig = minhash.signature(minhash.shingle_hashes(words, o.shingle_words), o.num_perm)
-        tails = [f":b{i}:{band}" for i, band in enumerate(minhash.band_keys(sig, o.bands, o.rows))]
+        raw_sig = minhash.to_bytes(sig)
+        tails = [f":b{i}:{k}" for i, k in enumerate(minhash.band_keys(raw_sig, o.bands, o.rows))]
         cc = article.country
         prefix = f"{self.name}:{cc}:"
         t = int(a.published.timestamp())
@@ -181,7 +182,7 @@ class AmplificationDetector(Detector):
         newest_slot = newest // self.window_s
         changed = newest != meta["newest"]
         if slot >= newest_slot - 1 and get(doc_key) is None:
-            self._index(state, prefix, slot, slots, heads, doc_key, a, self_outlet, t, sig, tails)
+            self._index(state, prefix, slot, slots, heads, doc_key, a, self_outlet, t, raw_sig, tails)
             changed = True
         # 4. drop slots that fell out of every window
         for old in [s for s in slots if s < newest_slot - 1]:
@@ -210,7 +211,7 @@ class AmplificationDetector(Detector):
         a: Any,
         outlet: str,
         t: int,
-        sig: Any,
+        raw_sig: bytes,
         tails: list[str],
     ) -> None:
         own = a.id[:16]
@@ -223,7 +224,7 @@ class AmplificationDetector(Detector):
             i = bisect.bisect(slots, slot)
             slots.insert(i, slot)
             heads.insert(i, own)
-        fields = (outlet, str(t), minhash.to_text(sig), a.id, a.title[:200], a.url, prev)
+        fields = (outlet, str(t), minhash.to_text(raw_sig), a.id, a.title[:200], a.url, prev)
         state[doc_key] = _SEP.join(f.replace(_SEP, " ") for f in fields)
         cap = self.opts.bucket_cap
         head = f"{prefix}s{slot}"
@@ -248,8 +249,8 @@ class AmplificationDetector(Detector):
             if raw is None:
                 break
             doc = raw.split(_SEP)
-            sig = minhash.from_text(doc[2])
-            for i, band in enumerate(minhash.band_keys(sig, o.bands, o.rows)):
+            raw_sig = minhash.from_text(doc[2])
+            for i, band in enumerate(minhash.band_keys(raw_sig, o.bands, o.rows)):
                 state.pop(f"{head}:b{i}:{band}", None)
             k = doc[6]
 

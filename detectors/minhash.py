@@ -144,11 +144,20 @@ def signature(shingles: Any, num_perm: int) -> Any:
     return out
 
 
-def band_keys(sig: Any, bands: int, rows: int) -> list[str]:
-    """One hex key per band: the first `rows` values of each of `bands` equal blocks."""
-    raw = sig.reshape(bands, -1)[:, :rows].astype(">u4").tobytes().hex()
+def to_bytes(sig: Any) -> bytes:
+    """The signature as big-endian uint32 bytes (what band keys and `to_text` are made of)."""
+    return bytes(sig.astype(">u4").tobytes())
+
+
+def band_keys(raw: bytes, bands: int, rows: int) -> list[str]:
+    """One hex key per band: the first `rows` values of each of `bands` equal blocks.
+
+    Works on `to_bytes` output (plain bytes slicing, no numpy call), so a stored
+    signature gives its bucket keys back cheaply when its slot is deleted.
+    """
     step = len(raw) // bands
-    return [raw[i : i + step] for i in range(0, len(raw), step)]
+    width = 4 * rows
+    return [raw[i : i + width].hex() for i in range(0, step * bands, step)]
 
 
 def similarity(sig_a: Any, sig_b: Any) -> float:
@@ -163,13 +172,14 @@ def similarities(sig: Any, others: list[str]) -> list[float]:
     return shares
 
 
-def to_text(sig: Any) -> str:
-    """Compact JSON-safe form of a signature (base64 of big-endian uint32, no newline)."""
-    return b2a_base64(sig.astype(">u4").tobytes(), newline=False).decode("ascii")
+def to_text(raw: bytes) -> str:
+    """Compact JSON-safe form of `to_bytes` output (base64, no newline)."""
+    return b2a_base64(raw, newline=False).decode("ascii")
 
 
-def from_text(value: str) -> Any:
-    return np.frombuffer(a2b_base64(value), dtype=">u4").astype(np.uint32)
+def from_text(value: str) -> bytes:
+    """`to_bytes` output back from `to_text`."""
+    return a2b_base64(value)
 
 
 def to_hex(sig: Any) -> str:

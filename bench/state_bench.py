@@ -20,6 +20,7 @@ claim detectors included) on the first --full-n articles.
 
     .venv/bin/python bench/state_bench.py            # 1M articles: ~10-15 min on one core
     .venv/bin/python bench/state_bench.py --n 100000 --full
+    .venv/bin/python bench/state_bench.py --n 40000 --full --full-n 10000 --text-bytes 3000
 """
 
 from __future__ import annotations
@@ -91,8 +92,11 @@ class TagNarrative(Detector):
         ]
 
 
-def synthetic(n: int, seed: int, step_s: float) -> Iterator[Article]:
-    """Generated news: stories live a few hours and are copied by several outlets."""
+def synthetic(n: int, seed: int, step_s: float, text_bytes: int = 0) -> Iterator[Article]:
+    """Generated news: stories live a few hours and are copied by several outlets.
+
+    `text_bytes` > 0 pads every text with more generated words (the same for every copy
+    of a story) up to about that many bytes, for article-sized inputs (~3 KB)."""
     rng = random.Random(seed)
     vocab = [f"w{rng.randrange(50_000)}" for _ in range(20_000)]
     t0 = datetime(2018, 9, 1, tzinfo=UTC)
@@ -106,6 +110,10 @@ def synthetic(n: int, seed: int, step_s: float) -> Iterator[Article]:
             if len(stories) > 200:
                 stories.pop(min(stories))
         text = stories[story_id]
+        if text_bytes and len(text) < text_bytes:
+            prng = random.Random(story_id * 7 + 1)
+            extra = [prng.choice(vocab) for _ in range((text_bytes - len(text)) // 6 + 1)]
+            stories[story_id] = text = f"{text} {' '.join(extra)}"[:text_bytes]
         if rng.random() < 0.3:  # light edits by the copying outlet
             words = text.split()
             words[rng.randrange(len(words))] = rng.choice(vocab)
@@ -133,6 +141,24 @@ def synthetic(n: int, seed: int, step_s: float) -> Iterator[Article]:
         )
 
 
+class Recording(dict[str, Any]):
+    """A state dict that counts what a persisting runtime would write (Faust: one
+    changelog message per assignment; embedded: the changed keys of each batch)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.count = 0
+        self.bytes = 0
+        self.largest = 0
+
+    def __setitem__(self, key: str, value: Any) -> None:
+        size = len(json.dumps(value))
+        self.count += 1
+        self.bytes += size
+        self.largest = max(self.largest, size)
+        super().__setitem__(key, value)
+
+
 def rss_mb() -> float:
     try:
         with open("/proc/self/statm") as fh:
@@ -158,6 +184,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--full", action="store_true", help="also time the full registered suite")
     ap.add_argument("--full-n", type=int, default=20_000)
+    ap.add_argument(
+        "--text-bytes", type=int, default=0, help="pad texts to about this size (e.g. 3000)"
+    )
     args = ap.parse_args(argv)
     every = args.every or max(1, args.n // 10)
 
@@ -175,7 +204,7 @@ def main(argv: list[str] | None = None) -> int:
     t_state = t_base = 0.0
     done = 0
     batch: list[Article] = []
-    gen = synthetic(args.n, args.seed, args.step)
+    gen = synthetic(args.n, args.seed, args.step, args.text_bytes)
     while done < args.n:
         n_int = min(every, args.n - done)
         ds = db = 0.0
@@ -211,9 +240,16 @@ def main(argv: list[str] | None = None) -> int:
         )
     if args.full:
         full = DetectorSuite.from_config()
-        sample = list(synthetic(args.full_n, args.seed + 1, args.step))
+        sample = list(synthetic(args.full_n, args.seed + 1, args.step, args.text_bytes))
         dt_full = timed(full, sample, {})
         dt_base = timed(baseline, sample, {})
+        writes = Recording()
+        for a in sample:  # untimed: what the runtime would persist per article
+            full.process(a, writes)
+        print(
+            f"state writes per article: {writes.count / args.full_n:.1f} assignments, "
+            f"{writes.bytes / args.full_n:,.0f} JSON bytes (largest value {writes.largest:,} bytes)"
+        )
         print(
             f"full registered suite {[d.name for d in full.detectors]}: "
             f"{args.full_n / dt_full:,.0f} articles/s on synthetic text "

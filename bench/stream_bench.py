@@ -1,10 +1,11 @@
 """Throughput and latency of the production path: Kafka + Faust with the full detector suite.
 
     .venv/bin/python bench/stream_bench.py [--articles 20000] [--rate 200] [--seconds 20]
+                                           [--workers 1]
 
 Uses $HW_KAFKA_BOOTSTRAP (as `make bench` exports it) or starts a private broker with
-deploy/local/kafka.sh. One `hybridwatch worker` subprocess (memory table store) reads
-a fresh set of topics. Input: SYNTHETIC articles (tests/fixtures/synthetic_articles.py).
+deploy/local/kafka.sh. `--workers` `hybridwatch worker` subprocesses (one consumer
+group, memory table store) read a fresh set of topics. Input: SYNTHETIC articles (tests/fixtures/synthetic_articles.py).
 
 1. Sustained throughput: the worker is warm; N articles are published as fast as the
    publisher (acks=all) can; articles/s = N / (time from the first publish until the
@@ -50,15 +51,17 @@ TARGET_RATE = 1500.0
 TARGET_P99 = 1.0
 
 
-def _wait(pred, timeout: float, what: str, worker: WorkerProcess) -> None:  # type: ignore[no-untyped-def]
+def _wait(pred, timeout: float, what: str, workers: list[WorkerProcess]) -> None:  # type: ignore[no-untyped-def]
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if pred():
             return
-        if not worker.alive():
-            raise SystemExit(f"worker died while waiting for {what}:\n{worker.log_tail()}")
+        for w in workers:
+            if not w.alive():
+                raise SystemExit(f"worker died while waiting for {what}:\n{w.log_tail()}")
         time.sleep(0.05)
-    raise SystemExit(f"timed out waiting for {what}:\n{worker.log_tail()}")
+    tails = "\n".join(w.log_tail() for w in workers)
+    raise SystemExit(f"timed out waiting for {what}:\n{tails}")
 
 
 def baseline(articles: list) -> float:  # type: ignore[type-arg]
@@ -84,6 +87,7 @@ def main() -> int:
     ap.add_argument("--batch", type=int, default=500, help="worker.batch_max")
     ap.add_argument("--shards", type=int, default=128, help="worker.state_shards")
     ap.add_argument("--within", type=float, default=0.05, help="worker.batch_within (s)")
+    ap.add_argument("--workers", type=int, default=1, help="worker processes (one group)")
     args = ap.parse_args()
 
     tmp = Path(tempfile.mkdtemp(prefix="hw-stream-bench-"))
@@ -98,30 +102,32 @@ def main() -> int:
     warm = list(synthetic_articles(200, seed=1))
     bulk = list(synthetic_articles(args.articles, seed=2))
     paced = list(synthetic_articles(n_lat, seed=4))
-    worker: WorkerProcess | None = None
+    workers: list[WorkerProcess] = []
     try:
         create_topics(bootstrap, prefix, partitions=args.partitions)
         settings = kafka_settings(bootstrap, prefix, tmp / "pub", kafka__partitions=args.partitions)
-        port = free_port()
-        tree = settings_tree(
-            bootstrap,
-            prefix,
-            tmp / "worker",
-            kafka__partitions=args.partitions,
-            metrics__port=port,
-            worker__batch_max=args.batch,
-            worker__state_shards=args.shards,
-            worker__batch_within=args.within,
-        )
-        worker = WorkerProcess.write_config(tree, tmp, "worker").start()
+        ports = [free_port() for _ in range(args.workers)]
+        for i, port in enumerate(ports):
+            tree = settings_tree(
+                bootstrap,
+                prefix,
+                tmp / f"worker{i}",
+                kafka__partitions=args.partitions,
+                metrics__port=port,
+                worker__batch_max=args.batch,
+                worker__state_shards=args.shards,
+                worker__batch_within=args.within,
+            )
+            # same app id (settings_tree derives it from the prefix): one consumer group
+            workers.append(WorkerProcess.write_config(tree, tmp, f"worker{i}").start())
         pub = KafkaPublisher.create(settings.kafka)
 
         def processed() -> float:
-            return metric_value(port, "hw_articles_out_total")
+            return sum(metric_value(port, "hw_articles_out_total") for port in ports)
 
         # warm-up: worker joined, tables restored, code paths hot
         asyncio.run(pub.publish(warm))
-        _wait(lambda: processed() >= len(warm), 300, "warm-up", worker)
+        _wait(lambda: processed() >= len(warm), 300, "warm-up", workers)
 
         # 1. sustained throughput
         start_count = processed()
@@ -131,7 +137,7 @@ def main() -> int:
             pub.publish_sync(bulk[i : i + chunk])
         t_pub = time.perf_counter() - t0
         at_pub = processed()
-        _wait(lambda: processed() >= start_count + len(bulk), 1800, "bulk processing", worker)
+        _wait(lambda: processed() >= start_count + len(bulk), 1800, "bulk processing", workers)
         t_all = time.perf_counter() - t0
         # the backlog left when publishing finished, drained by the worker alone
         drained = start_count + len(bulk) - at_pub
@@ -162,7 +168,7 @@ def main() -> int:
         lat_producer.close()
         offered = n_lat / (time.perf_counter() - t_start)
         target_count = start_count + len(bulk) + n_lat
-        _wait(lambda: processed() >= target_count, 600, "latency run", worker)
+        _wait(lambda: processed() >= target_count, 600, "latency run", workers)
 
         from kafka import KafkaConsumer, TopicPartition
 
@@ -196,15 +202,16 @@ def main() -> int:
         lat = [(first_signal[a] - produced_at[a]) / 1000.0 for a in first_signal]
         base = baseline(bulk[:5000])
     finally:
-        if worker is not None:
-            worker.stop()
+        for w in workers:
+            w.stop()
         if kafka is not None:
             kafka.stop()
 
     p50, p99 = percentile(lat, 0.5), percentile(lat, 0.99)
     cores = os.cpu_count()
     print(
-        f"stream_bench: Kafka + Faust + full detector suite, {cores} cores, partitions={args.partitions}"
+        f"stream_bench: Kafka + Faust + full detector suite, {cores} cores, "
+        f"partitions={args.partitions}, workers={args.workers}, batch={args.batch}"
     )
     print(
         f"  sustained end to end : {rate:8.0f} articles/s ({len(bulk)} articles in {t_all:.1f} s; "
@@ -213,7 +220,7 @@ def main() -> int:
     )
     print(
         f"  worker drain rate    : {drain_rate:8.0f} articles/s (the {drained:.0f} articles still "
-        "queued when publishing ended, processed by the worker alone)"
+        "queued when publishing ended, processed by the workers alone)"
     )
     print(
         f"  baseline in-process  : {base:8.0f} articles/s (DetectorSuite over a dict, same articles)"

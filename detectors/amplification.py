@@ -35,6 +35,7 @@ Everything is keyed by event time, so replay gives the same result.
 from __future__ import annotations
 
 import bisect
+import hashlib
 from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Any, NamedTuple
@@ -47,6 +48,8 @@ from detectors.domains import normalise_host, registrable
 from detectors.view import ArticleView
 from hybridwatch.events import Evidence, Signal, format_time
 
+SKETCH_CACHE = 4096
+"""Sketches of recent texts kept in memory (about 1.3 MB): the exact-copy fast path."""
 _SEP = "\t"
 """Field separator of a stored document. Documents and buckets are strings, not
 lists or dicts: strings are not tracked by Python's cycle collector, whose full
@@ -123,23 +126,27 @@ class AmplificationDetector(Detector):
         assert isinstance(options, AmplificationOptions)
         self.opts = options
         self.window_s = int(options.window_hours * 3600)
+        self._sketches: dict[bytes, tuple[Any, bytes] | None] = {}
 
     def detect(self, article: ArticleView, state: State) -> list[Signal]:
         o = self.opts
         a = article.article
-        body = article.title.folded + " \n " + article.text.folded
-        words = minhash.word_hashes(body, o.max_bytes)
-        if words.size < o.min_words:
+        sketch = self._sketch(article)
+        if sketch is None:
             return []
-        sig = minhash.signature(minhash.shingle_hashes(words, o.shingle_words), o.num_perm)
-        raw_sig = minhash.to_bytes(sig)
+        sig, raw_sig = sketch
         tails = [f":b{i}:{k}" for i, k in enumerate(minhash.band_keys(raw_sig, o.bands, o.rows))]
         cc = article.country
         prefix = f"{self.name}:{cc}:"
         t = int(a.published.timestamp())
         slot = t // self.window_s
         meta_key = prefix + "meta"
-        meta = state.get(meta_key) or {"newest": t, "slots": [], "heads": []}
+        meta = state.get(meta_key)
+        if meta is not None and "heads" not in meta:
+            _drop_legacy(state, prefix, meta)  # state written by the manifest layout
+            meta = None
+        if meta is None:
+            meta = {"newest": t, "slots": [], "heads": []}
         slots: list[int] = list(meta["slots"])
         heads: list[str] = list(meta["heads"])
         own = a.id[:16]
@@ -148,14 +155,10 @@ class AmplificationDetector(Detector):
 
         # 1. candidates from this slot and its neighbours (the window spans at most two)
         get = state.get
-        found = [
-            get(f"{prefix}s{s}{tail}")
-            for s in slots
-            if slot - 1 <= s <= slot + 1
-            for tail in tails
-        ]
+        keys = [f"{prefix}s{s}{tail}" for s in slots if slot - 1 <= s <= slot + 1 for tail in tails]
+        found = {k: get(k) for k in keys}  # _index re-uses this slot's buckets
         # distinct ids in first-seen order, all in C (a viral story's buckets repeat them)
-        cands = list(dict.fromkeys(" ".join(filter(None, found)).split()))
+        cands = list(dict.fromkeys(" ".join(filter(None, found.values())).split()))
         if own in cands:
             cands.remove(own)
 
@@ -182,7 +185,9 @@ class AmplificationDetector(Detector):
         newest_slot = newest // self.window_s
         changed = newest != meta["newest"]
         if slot >= newest_slot - 1 and get(doc_key) is None:
-            self._index(state, prefix, slot, slots, heads, doc_key, a, self_outlet, t, raw_sig, tails)
+            self._index(
+                state, prefix, slot, slots, heads, doc_key, a, self_outlet, t, raw_sig, tails, found
+            )
             changed = True
         # 4. drop slots that fell out of every window
         for old in [s for s in slots if s < newest_slot - 1]:
@@ -200,6 +205,30 @@ class AmplificationDetector(Detector):
             return []
         return [self._signal(article, outlets, matches)]
 
+    def _sketch(self, article: ArticleView) -> tuple[Any, bytes] | None:
+        """(signature, its bytes) of the folded title + text; None when too short to judge.
+
+        Exact copies (agency text republished word for word) are the common case, so
+        sketches are memoised in-process by a 128-bit digest of the hashed bytes: a
+        pure function of the text, so this changes no result, only the cost.
+        """
+        o = self.opts
+        body = article.title.folded + " \n " + article.text.folded
+        data = body.encode("utf-8")[: o.max_bytes]
+        digest = hashlib.blake2b(data, digest_size=16).digest()
+        cache = self._sketches
+        if digest in cache:
+            return cache[digest]
+        words = minhash.byte_word_hashes(data)
+        sketch: tuple[Any, bytes] | None = None
+        if words.size >= o.min_words:
+            sig = minhash.signature(minhash.shingle_hashes(words, o.shingle_words), o.num_perm)
+            sketch = (sig, minhash.to_bytes(sig))
+        if len(cache) >= SKETCH_CACHE:
+            del cache[next(iter(cache))]  # oldest first: copies arrive within hours
+        cache[digest] = sketch
+        return sketch
+
     def _index(
         self,
         state: State,
@@ -213,6 +242,7 @@ class AmplificationDetector(Detector):
         t: int,
         raw_sig: bytes,
         tails: list[str],
+        found: dict[str, str | None],
     ) -> None:
         own = a.id[:16]
         if slot in slots:
@@ -230,7 +260,7 @@ class AmplificationDetector(Detector):
         head = f"{prefix}s{slot}"
         for tail in tails:
             key = head + tail
-            bucket = state.get(key)
+            bucket = found[key] if key in found else state.get(key)
             if bucket is None:
                 state[key] = own
             else:
@@ -299,6 +329,17 @@ class AmplificationDetector(Detector):
                 "agency copy also does this, so it weighs in but never flags alone",
             },
         )
+
+
+def _drop_legacy(state: State, prefix: str, meta: dict[str, Any]) -> None:
+    """Delete a country's index written by the earlier layout (per-slot manifests of
+    64 documents, `amplification:CC:m<slot>:<chunk>`), so an upgraded runtime starts a
+    fresh index instead of misreading old documents or leaking their keys."""
+    for slot in meta.get("slots", ()):
+        for chunk in range(-(-int(meta.get("counts", {}).get(str(slot), 0)) // 64)):
+            for k in state.pop(f"{prefix}m{slot}:{chunk}", None) or ():
+                state.pop(k, None)
+    state.pop(prefix + "meta", None)
 
 
 def _utc(epoch: int) -> datetime:

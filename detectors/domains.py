@@ -118,6 +118,20 @@ def article_hosts(article: Article) -> tuple[HostRef, ...]:
     """
     url = article.url
     domain = article.source.domain
+    last = _LAST[0]
+    if last is not None and last[0] is article and last[1] == url and last[2] == domain:
+        return last[3]  # reputation and lookalike ask about the same article in turn
+    refs = _article_hosts(url, domain)
+    _LAST[0] = (article, url, domain, refs)
+    return refs
+
+
+_LAST: list[tuple[Article, str, str, tuple[HostRef, ...]] | None] = [None]
+"""The last article answered (an Article is immutable once built; identity plus the
+two fields guard against a recycled object)."""
+
+
+def _article_hosts(url: str, domain: str) -> tuple[HostRef, ...]:
     i = url.find("://")
     j = len(url)
     if i >= 0:

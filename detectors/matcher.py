@@ -5,8 +5,8 @@ second on one core, in seven languages and two scripts. Looping one regex per te
 scales with the number of terms; an Aho-Corasick automaton scans the text once
 whatever the number of terms. The automaton runs over the *token stream* of the
 folded text (words joined by single spaces), so punctuation, line breaks and
-double spaces between words never break a phrase, and word boundaries are a
-one-character check done in Python only for candidate hits.
+double spaces between words never break a phrase; keys carry their word
+boundaries as spaces, so in-word hits never reach Python at all.
 
 Rule language (the strings inside rule packs):
 
@@ -223,9 +223,12 @@ def _token_bounds(folded: str) -> tuple[Any, Any]:
         return [a for a, _ in spans], [b for _, b in spans]
     import numpy as np
 
-    is_word = np.frombuffer(folded.translate(_SEPARATORS).encode("ascii"), dtype=np.uint8) != 32
-    edges = np.diff(np.concatenate(([False], is_word, [False])).astype(np.int8))
-    return np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)
+    # padded with a separator each side: a word/separator change between padded
+    # positions k and k+1 is a token edge at folded position k, starts and ends alternate
+    padded = f" {folded} ".encode("ascii").translate(_SEPARATOR_BYTES)
+    is_word = np.frombuffer(padded, dtype=np.uint8) != 32
+    edges = np.flatnonzero(is_word[1:] != is_word[:-1])
+    return edges[0::2], edges[1::2]
 
 
 class Matcher:

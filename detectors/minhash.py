@@ -66,19 +66,24 @@ def word_hashes(text: str, max_bytes: int = 4096) -> Any:
     3 KB article). Plain integer arithmetic, no Python hash(): identical in every
     process. Shingles mix these hashes further, so the polynomial need not be strong.
     """
-    raw = text.encode("utf-8")[:max_bytes].translate(_ZERO_OUT)
+    return byte_word_hashes(text.encode("utf-8")[:max_bytes])
+
+
+def byte_word_hashes(data: bytes) -> Any:
+    """`word_hashes` of UTF-8 bytes already cut to length."""
+    raw = data.translate(_ZERO_OUT)
     n = len(raw)
     b = np.frombuffer(raw, dtype=np.uint8)
     edge = np.zeros(n + 2, dtype=bool)
     edge[1:-1] = b
-    bounds = np.flatnonzero(edge[1:] != edge[:-1])
+    bounds = (edge[1:] != edge[:-1]).nonzero()[0]  # methods, not np.* wrappers: fewer calls
     if bounds.size == 0:
         return np.empty(0, dtype=U64)
     starts = bounds[0::2]
     pw, inv = _powers(1 << max(12, (n + 1).bit_length()))  # a handful of sizes, cached
     prefix = np.zeros(n + 1, dtype=U64)
-    np.cumsum(b * pw[:n], out=prefix[1:])
-    out: Any = (prefix[bounds[1::2]] - prefix[starts]) * inv[starts]
+    (b * pw[:n]).cumsum(out=prefix[1:])
+    out: Any = (prefix.take(bounds[1::2]) - prefix.take(starts)) * inv.take(starts)
     return out
 
 
@@ -126,10 +131,7 @@ def signature(shingles: Any, num_perm: int) -> Any:
     if num_perm != 1 << bits or not 1 <= bits <= 16:
         raise ValueError(f"num_perm must be a power of two between 2 and 65536, got {num_perm}")
     shift, bins, bounds = _bins(num_perm)
-    idx = np.searchsorted(shingles, bounds)
-    n = shingles.size
-    safe = np.minimum(idx, n - 1)
-    vals = shingles[safe]
+    vals = shingles.take(shingles.searchsorted(bounds), mode="clip")
     filled = (vals >> shift) == bins
     low = vals.astype(np.uint32)  # keeps the low 32 bits
     if bool(filled.all()):

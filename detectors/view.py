@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from functools import cached_property
-
-from hybridwatch.events import Article
 from typing import Any
 
-from hybridwatch.textfold import fold, fold_offsets, fold_with_offsets, source_span
+from hybridwatch.events import Article
+from hybridwatch.textfold import fold_aligned, fold_offsets, fold_with_offsets, source_span
 
 
 class FoldedField:
@@ -20,16 +19,23 @@ class FoldedField:
     Python int per character. `offsets` may still be passed in when already known.
     """
 
-    __slots__ = ("_offsets", "_offsets_array", "folded", "name", "original")
+    __slots__ = ("_offsets", "_offsets_array", "aligned", "folded", "name", "original")
 
     def __init__(
-        self, name: str, original: str, folded: str, offsets: list[int] | None = None
+        self,
+        name: str,
+        original: str,
+        folded: str,
+        offsets: list[int] | None = None,
+        aligned: bool = False,
     ) -> None:
         self.name = name
         self.original = original
         self.folded = folded
         self._offsets = offsets
         self._offsets_array: Any = None
+        self.aligned = aligned
+        """True when folded index i comes from original index i (see `fold_aligned`)."""
 
     @property
     def offsets(self) -> list[int]:
@@ -40,8 +46,8 @@ class FoldedField:
     def span(self, start: int, end: int) -> tuple[int, int]:
         """Original-text span of the folded span [start, end)."""
         if self._offsets is None:
-            if self.original.isascii():
-                # ASCII folds character for character: no offset list needed
+            if self.aligned or self.original.isascii():
+                # folded character for character: no offset map needed
                 return (start, start) if end <= start else (start, end)
             if self._offsets_array is None:
                 self._offsets_array = fold_offsets(self.original)
@@ -68,7 +74,8 @@ class ArticleView:
         cached = self._cache.get(name)
         if cached is None:
             original = getattr(self.article, name)
-            cached = FoldedField(name, original, fold(original))
+            folded, aligned = fold_aligned(original)
+            cached = FoldedField(name, original, folded, aligned=aligned)
             self._cache[name] = cached
         return cached
 

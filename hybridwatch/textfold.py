@@ -13,6 +13,7 @@ to turn a match in folded text back into an evidence span of the original text.
 
 from __future__ import annotations
 
+import codecs
 import unicodedata
 from functools import lru_cache
 from typing import Any
@@ -118,10 +119,17 @@ def _expansions() -> dict[int, str]:
     return out
 
 
+def _max(array: Any) -> Any:
+    """`array.max()` without numpy's Python-level wrapper (a few µs per call)."""
+    import numpy as np
+
+    return np.maximum.reduce(array)
+
+
 def _code_points(text: str) -> Any:
     import numpy as np
 
-    return np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
+    return np.frombuffer(codecs.utf_32_le_encode(text, "surrogatepass")[0], dtype=np.uint32)
 
 
 def fold(text: str) -> str:
@@ -134,27 +142,35 @@ def fold(text: str) -> str:
     their fold with `str.replace`, which is far cheaper than a variable-width
     gather. `_fold_with_offsets_reference` is what it must equal.
     """
+    return fold_aligned(text)[0]
+
+
+def fold_aligned(text: str) -> tuple[str, bool]:
+    """`fold(text)` and whether it is aligned: every character folded to exactly one,
+    so folded index i comes from text index i and no offset map is needed (ASCII,
+    and Latin text with diacritics, i.e. most articles)."""
     if text.isascii():
-        return text.lower()
+        return text.lower(), True
     table = _one_to_one()
     out = table.take(_code_points(text), mode="clip")
-    if int(out.max()) == _NOT_ONE:
+    aligned = int(_max(out)) != _NOT_ONE
+    if not aligned:
         cps = _code_points(text)
         expansions = _expansions()
         for cp in sorted(set(cps[out == _NOT_ONE].tolist())):
             f = expansions.get(cp)
             if f is None:  # outside the table or an odd NFKD expansion: exact slow path
-                return _fold_with_offsets_reference(text)[0]
+                return _fold_with_offsets_reference(text)[0], False
             text = text.replace(chr(cp), f)
         out = table.take(_code_points(text), mode="clip")
-    folded: str = out.tobytes().decode("utf-32-le", "surrogatepass")
-    return folded
+    folded: str = codecs.utf_32_le_decode(out.tobytes(), "surrogatepass", True)[0]
+    return folded, aligned
 
 
 def _widths(text: str) -> tuple[Any, Any] | None:
     """(code points, folded widths) of `text`, or None when it needs the slow path."""
     cps = _code_points(text)
-    if int(cps.max()) >= _LUT_SIZE:
+    if int(_max(cps)) >= _LUT_SIZE:
         return None
     w = _lut()[1][cps]
     if int(w.min()) < 0:

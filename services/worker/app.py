@@ -124,7 +124,10 @@ def build_worker(settings: Settings, suite: DetectorSuite | None = None) -> Work
         value_serializer="json",
         producer_acks=-1,
         producer_compression_type=None if k.compression == "none" else k.compression,
-        producer_linger_ms=5,
+        # signals and changelog records leave in big batches: aiokafka's default batch is
+        # 16 KiB, which split one worker batch's output into hundreds of requests
+        producer_linger_ms=10,
+        producer_max_batch_size=1024 * 1024,
         producer_max_request_size=MAX_RECORD_BYTES,
         stream_recovery_delay=1.0,
         table_standby_replicas=0,

@@ -10,8 +10,9 @@ is unit-testable without a broker. The order per batch is:
    detector suite on an overlay (exception -> dead letter, its writes discarded);
 2. send every signal and dead letter and wait until Kafka acknowledged all of them
    (failed sends are retried with the attempt count in a header);
-3. only then write, per partition, the marker (last offset + the batch's writes) and
-   the state changes into the changelog-backed table, and flush the producer.
+3. only then write, per partition, a delta record (the batch's changed keys) and the
+   marker (last offset + delta number) into the changelog-backed table -- now and then
+   a snapshot of the dirty state shards (services/worker/state.py) -- and flush.
 
 The caller acks the records (lets the consumer commit offsets) after `process` returns.
 """
@@ -30,7 +31,7 @@ from detectors.pipeline import DetectorSuite
 from hybridwatch.events import Article, ContractError
 from hybridwatch.topics import Topics
 from services.kafka.codec import Headers, Record, dead_letter_headers, decode_event, encode
-from services.worker.state import Overlay, StateCache, empty_marker, marker_key
+from services.worker.state import Overlay, StateCache
 
 log = logging.getLogger(__name__)
 
@@ -88,6 +89,8 @@ class BatchProcessor:
         max_send_attempts: int = 5,
         send_backoff: float = 0.5,
         shards: int = 16,
+        snapshot_min_keys: int = 20_000,
+        max_deltas: int = 1_000,
     ) -> None:
         self.suite = suite
         self.table = table
@@ -99,6 +102,8 @@ class BatchProcessor:
         self.max_send_attempts = max_send_attempts
         self.send_backoff = send_backoff
         self.shards = shards
+        self.snapshot_min_keys = snapshot_min_keys
+        self.max_deltas = max_deltas
         self._caches: dict[tuple[str, int], StateCache] = {}
         self.positions: dict[tuple[str, int], int] = {}
         """Highest offset seen per source partition (processed or skipped)."""
@@ -116,22 +121,25 @@ class BatchProcessor:
             tp = (rec.topic, rec.partition)
             self.positions[tp] = max(rec.offset, self.positions.get(tp, -1))
         outs: list[_Out] = []
-        commits: list[
-            tuple[Incoming, StateCache, str, dict[str, Any], dict[str, Any], list[str]]
-        ] = []
+        commits: list[tuple[Incoming, StateCache, int, dict[str, Any], list[str]]] = []
         for (topic, partition), recs in groups.items():
             recs.sort(key=lambda r: r.offset)
             with self._scope(recs[-1]):
-                mkey = marker_key(topic, partition)
-                marker = self._marker(mkey)
                 cache = self._caches.get((topic, partition))
                 if cache is None:
-                    cache = StateCache(self.table, topic, partition, self.shards)
-                    # the newest batch's shards may not all have reached the changelog
-                    cache.apply(marker["writes"], marker["deletes"])
+                    cache = StateCache(
+                        self.table,
+                        topic,
+                        partition,
+                        self.shards,
+                        snapshot_min_keys=self.snapshot_min_keys,
+                        max_deltas=self.max_deltas,
+                    )
+                    # the marker names the deltas not yet folded into the shard snapshot
+                    cache.recover()
                     self._caches[(topic, partition)] = cache
                 part = Overlay(cache)
-                applied = int(marker["offset"])
+                applied = cache.offset
                 last = applied
                 for rec in recs:
                     if rec.offset <= applied:
@@ -145,14 +153,12 @@ class BatchProcessor:
                     outs.extend(self._one(rec, part, cache, report))
                 if last > applied:
                     sets, dels = part.changes()
-                    new_marker = {"offset": last, "writes": sets, "deletes": dels}
-                    commits.append((recs[-1], cache, mkey, new_marker, sets, dels))
+                    commits.append((recs[-1], cache, last, sets, dels))
                     report.last_offsets[partition] = last
         await self._deliver(outs)
-        for rec, cache, mkey, new_marker, sets, dels in commits:
+        for rec, cache, last, sets, dels in commits:
             with self._scope(rec):
-                self.table[mkey] = new_marker  # first: see module docstring of state.py
-                cache.apply(sets, dels)
+                cache.commit(last, sets, dels)  # delta, marker (+ snapshot): see state.py
         if self._flush is not None and commits:
             await self._flush()
         self.last_batch_at = time.monotonic()
@@ -164,19 +170,6 @@ class BatchProcessor:
                 if o.dead_reason is not None:
                     self.metrics.dead_letters.labels(reason=o.dead_reason).inc()
         return report
-
-    def _marker(self, mkey: str) -> dict[str, Any]:
-        try:
-            value = self.table[mkey]
-        except KeyError:
-            return empty_marker()
-        if not isinstance(value, dict) or "offset" not in value:
-            return empty_marker()
-        return {
-            "offset": value["offset"],
-            "writes": value.get("writes") or {},
-            "deletes": value.get("deletes") or [],
-        }
 
     def _one(
         self, rec: Incoming, part: Overlay, cache: StateCache, report: BatchReport

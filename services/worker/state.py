@@ -1,4 +1,4 @@
-"""Detector state on top of a Faust table: write overlays and the applied-offset marker.
+"""Detector state on top of a Faust table: write overlays, delta records, the applied-offset marker.
 
 Why an overlay: detectors do read-modify-write on a plain mapping. Writing straight
 into the changelog-backed table would (a) leave half an article's updates behind when
@@ -11,16 +11,23 @@ Why a marker: Faust commits consumer offsets and writes table changelogs
 independently, so after a crash a worker may restore state that already contains the
 effect of articles whose offsets were never committed. Re-applying them would double
 count (a burst detector would see each article twice). The marker, one table entry per
-source partition, holds the last applied offset *and* the batch's writes; it is
-written before the individual keys, to the same changelog partition, so Kafka's
-per-partition order guarantees: if a marker is durable, every earlier batch's keys
-are too, and the newest batch's keys are in the marker itself (re-applied on
-(re)assignment). Re-delivered records with offset <= marker.offset are skipped.
-See docs/kafka.md.
+source partition, holds the last applied offset and the number `seq` of the newest
+*delta record*; both are written to the same changelog partition, delta first, so
+Kafka's per-partition order guarantees: if a marker is durable, so is every delta it
+names. Re-delivered records with offset <= marker.offset are skipped.
+
+Why deltas: rewriting every touched state shard per batch made the changelog cost grow
+with the state (a batch touches nearly every shard), so throughput fell as state grew.
+Now a batch writes one delta record (only the keys it changed) and the marker; the
+shards are a *snapshot*, rewritten (only the dirty ones) once the deltas since the last
+snapshot hold about as many keys as the state itself, so the changelog cost per
+article stays proportional to what the article changed. State = snapshot shards +
+deltas `snap+1 .. seq` replayed in order. See docs/kafka.md.
 """
 
 from __future__ import annotations
 
+import contextlib
 import zlib
 from collections.abc import Iterator, Mapping, MutableMapping
 from typing import Any
@@ -34,11 +41,12 @@ def marker_key(topic: str, partition: int) -> str:
     return f"{MARKER_PREFIX}{topic}/{partition}"
 
 
-def empty_marker() -> dict[str, Any]:
-    return {"offset": -1, "writes": {}, "deletes": []}
-
-
 SHARD_PREFIX = "__hw_shard__/"
+DELTA_PREFIX = "__hw_delta__/"
+
+
+def delta_key(topic: str, partition: int, seq: int) -> str:
+    return f"{DELTA_PREFIX}{topic}/{partition}/{seq}"
 
 
 def shard_key(topic: str, partition: int, shard: int) -> str:
@@ -51,25 +59,85 @@ def shard_of(key: str, shards: int) -> int:
 
 
 class StateCache:
-    """Detector state of one source partition, stored in the table as `shards` records.
+    """Detector state of one source partition: snapshot shards + delta records + marker.
 
-    Why shards: the detectors touch dozens of keys per article; one changelog record
-    per key made Faust's producer the bottleneck (~60 records per article). Keys are
-    grouped into a fixed number of shard records per partition, so a batch writes at
-    most `shards` records however many keys changed.
+    Table records of a partition (all in its changelog partition, see faust_scope):
+
+    * `shard_key(t, p, i)`: the snapshot, keys grouped into `shards` records (crc32);
+    * `delta_key(t, p, n)`: batch n's changes `{"writes": {...}, "deletes": [...]}`;
+    * `marker_key(t, p)`: `{"offset", "seq", "snap"}`: state = shards + deltas
+      snap+1..seq, and every record up to `offset` is applied.
 
     The mirror (`shards` dicts, filled on first read) is exact because this worker is
     the only writer of the partitions it owns; it is dropped on every rebalance.
+
+    Crash safety of a snapshot: the batch's delta and marker (seq=n, snap=old) are
+    written first, then the dirty shards (state as of n), then the marker with snap=n,
+    then tombstones for the deltas old+1..n. A crash anywhere in between leaves a marker
+    whose replay (deltas old+1..n over shards that are per key as of old..n) yields the
+    state as of n, because replaying every change since `old` in order sets each
+    changed key to its newest value whatever the shard held. A crash before the
+    tombstones only leaves stale delta records behind (never read again).
     """
 
     def __init__(
-        self, table: MutableMapping[str, Any], topic: str, partition: int, shards: int
+        self,
+        table: MutableMapping[str, Any],
+        topic: str,
+        partition: int,
+        shards: int,
+        snapshot_min_keys: int = 20_000,
+        max_deltas: int = 1_000,
     ) -> None:
         self.table = table
         self.topic = topic
         self.partition = partition
         self.n = shards
+        self.snapshot_min_keys = snapshot_min_keys
+        self.max_deltas = max_deltas
         self.loaded: dict[int, dict[str, Any]] = {}
+        self.flat: dict[str, Any] = {}
+        """Every key of the loaded shards: one dict lookup per read, no crc32."""
+        self.complete = False
+        """All shards loaded: a key missing from `flat` does not exist."""
+        self.dirty: set[int] = set()
+        """Shards changed since the last snapshot (in the mirror, not yet in the table)."""
+        self.offset = -1
+        self.seq = 0
+        self.snap = 0
+        self.keys_since_snap = 0
+        self.marker_key = marker_key(topic, partition)
+
+    # -- recovery ---------------------------------------------------------------
+
+    def recover(self) -> None:
+        """Load the marker and replay the deltas it names into the mirror (no table writes)."""
+        try:
+            marker = self.table[self.marker_key]
+        except KeyError:
+            marker = None
+        if not isinstance(marker, dict) or "offset" not in marker:
+            return
+        self.offset = int(marker["offset"])
+        if "seq" not in marker:
+            # a marker of the earlier format carries its batch's writes itself
+            self._apply_mirror(marker.get("writes") or {}, marker.get("deletes") or [])
+            return
+        self.seq = int(marker["seq"])
+        self.snap = int(marker["snap"])
+        for n in range(self.snap + 1, self.seq + 1):
+            try:
+                delta = self.table[delta_key(self.topic, self.partition, n)]
+            except KeyError as err:
+                raise RuntimeError(
+                    f"changelog of {self.topic}/{self.partition} lacks delta {n} named by its "
+                    f"marker (seq {self.seq}, snapshot {self.snap}): state cannot be rebuilt"
+                ) from err
+            writes = delta.get("writes") or {}
+            self._apply_mirror(writes, delta.get("deletes") or [])
+            self.keys_since_snap += len(writes)
+
+    # -- reads --------------------------------------------------------------------
 
     def _shard(self, i: int) -> dict[str, Any]:
         data = self.loaded.get(i)
@@ -80,33 +148,88 @@ class StateCache:
                 raw = None
             data = dict(raw) if isinstance(raw, dict) else {}
             self.loaded[i] = data
+            self.flat.update(data)
+            self.complete = len(self.loaded) == self.n
         return data
 
     def lookup(self, key: str) -> Any:
-        return self._shard(shard_of(key, self.n)).get(key, ABSENT)
+        v = self.flat.get(key, ABSENT)
+        if v is ABSENT and not self.complete:
+            i = shard_of(key, self.n)
+            if i not in self.loaded:
+                self._shard(i)
+                v = self.flat.get(key, ABSENT)
+        return v
 
     def forget(self, keys: Iterator[str] | list[str] | set[str]) -> None:
+        """Drop shards whose values a failed detector may have mutated in place.
+
+        Only clean shards can be re-read from the table; a dirty shard's values are the
+        deltas' own objects, which a later replay would restore, so it is kept.
+        """
         for k in keys:
-            self.loaded.pop(shard_of(k, self.n), None)
+            i = shard_of(k, self.n)
+            if i not in self.dirty and i in self.loaded:
+                for gone in self.loaded.pop(i):
+                    self.flat.pop(gone, None)
+                self.complete = False
 
     def keys(self) -> Iterator[str]:
         for i in range(self.n):
-            yield from self._shard(i)
+            self._shard(i)
+        yield from list(self.flat)
 
-    def apply(self, sets: Mapping[str, Any], dels: list[str]) -> None:
-        """Update the mirror and write every touched shard to the table (-> changelog)."""
-        touched: set[int] = set()
+    # -- writes -------------------------------------------------------------------
+
+    def _apply_mirror(self, sets: Mapping[str, Any], dels: list[str]) -> None:
+        flat = self.flat
         for k, v in sets.items():
             i = shard_of(k, self.n)
             self._shard(i)[k] = v
-            touched.add(i)
+            flat[k] = v
+            self.dirty.add(i)
         for k in dels:
             i = shard_of(k, self.n)
             if self._shard(i).pop(k, ABSENT) is not ABSENT:
-                touched.add(i)
-        for i in sorted(touched):
+                flat.pop(k, None)
+                self.dirty.add(i)
+
+    def commit(self, offset: int, sets: dict[str, Any], dels: list[str]) -> None:
+        """Record a batch: delta record, marker, and now and then a snapshot (see class doc)."""
+        self._apply_mirror(sets, dels)
+        self.seq += 1
+        self.offset = offset
+        self.keys_since_snap += len(sets)
+        self.table[delta_key(self.topic, self.partition, self.seq)] = {
+            "writes": sets,
+            "deletes": dels,
+        }
+        self._write_marker()
+        if self._snapshot_due():
+            self.snapshot()
+
+    def _write_marker(self) -> None:
+        self.table[self.marker_key] = {"offset": self.offset, "seq": self.seq, "snap": self.snap}
+
+    def _snapshot_due(self) -> bool:
+        if self.seq - self.snap >= self.max_deltas:
+            return True
+        known = sum(len(d) for d in self.loaded.values())
+        return self.keys_since_snap >= max(self.snapshot_min_keys, known)
+
+    def snapshot(self) -> None:
+        """Write the dirty shards, move the marker's snapshot to `seq`, drop old deltas."""
+        for i in sorted(self.dirty):
             # a copy: the record is serialised later, by Faust's producer buffer
             self.table[shard_key(self.topic, self.partition, i)] = dict(self.loaded[i])
+        old = self.snap
+        self.snap = self.seq
+        self._write_marker()
+        for n in range(old + 1, self.seq + 1):
+            with contextlib.suppress(KeyError):
+                del self.table[delta_key(self.topic, self.partition, n)]
+        self.dirty.clear()
+        self.keys_since_snap = 0
 
 
 class Overlay(MutableMapping[str, Any]):
@@ -123,12 +246,17 @@ class Overlay(MutableMapping[str, Any]):
         self.read: set[str] = set()
 
     def _lookup(self, key: str) -> Any:
+        # iterative, not recursive: this is the hottest path of the worker (~60 reads/article)
         v = self.writes.get(key, self)
         if v is not self:
             return v
         self.read.add(key)
-        if self.under is not None:
-            return self.under._lookup(key)
+        under = self.under
+        while under is not None:
+            v = under.writes.get(key, self)
+            if v is not self:
+                return v
+            under = under.under
         return self.cache.lookup(key)
 
     def __getitem__(self, key: str) -> Any:

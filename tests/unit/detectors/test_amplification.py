@@ -179,7 +179,12 @@ def test_too_short_texts_are_not_judged() -> None:
 
 
 @pytest.mark.parametrize(
-    ("opts", "word"), [({"num_perm": 48}, "power of two"), ({"bands": 5}, "divide")]
+    ("opts", "word"),
+    [
+        ({"num_perm": 48}, "power of two"),
+        ({"bands": 5}, "divide"),
+        ({"bands": 8, "rows": 9}, "at most"),
+    ],
 )
 def test_bad_lsh_shape_is_rejected_at_load(opts: dict[str, Any], word: str) -> None:
     with pytest.raises(DetectorConfigError, match=word):
@@ -234,3 +239,81 @@ def test_tabs_in_titles_cannot_break_stored_documents() -> None:
     [sig] = out[1]
     assert sig.details["matches"][0]["title"] == "Council budget"
     assert sig.details["matches"][0]["article_id"] == "tab1"
+
+
+def test_word_hashes_depend_on_the_word_not_its_position_or_separators() -> None:
+    h = minhash.word_hashes("alpha, beta  gamma alpha;beta")
+    assert h.size == 5
+    assert h[0] == h[3] and h[1] == h[4]
+    assert len({int(x) for x in h[:3]}) == 3
+    assert minhash.word_hashes("ab ba").tolist()[0] != minhash.word_hashes("ab ba").tolist()[1]
+
+
+def test_every_state_value_stays_small_however_viral_a_story_is() -> None:
+    """The runtime persists every assigned value (a Faust changelog message each), so
+    no value may grow with the number of articles: only buckets grow, up to bucket_cap."""
+    det = _amp(bucket_cap=16)
+    sizes: list[int] = []
+
+    class Recording(dict[str, Any]):
+        def __setitem__(self, key: str, value: Any) -> None:
+            sizes.append(len(json.dumps(value)))
+            super().__setitem__(key, value)
+
+    rec = Recording()
+    for i in range(300):
+        text = STORY if i % 2 else f"{STORY} Synthetic follow-up number {i}."
+        det.detect(
+            ArticleView(
+                article(f"w{i:03d}", source=f"o{i % 40}", text=text, at=T0 + timedelta(minutes=i))
+            ),
+            rec,
+        )
+    assert len(rec) > 8
+    assert max(sizes) < 16 * 17 + 600  # a full bucket or one document, never a growing list
+    assert len(sizes) / 300 <= 10  # a document, one bucket per band (8) and the meta
+
+
+def test_deleted_slots_leave_no_documents_or_buckets_behind() -> None:
+    det, state = _amp(window_hours=1), {}
+    for i in range(120):  # one item every 5 minutes for 10 hours
+        text = f"{STORY} Synthetic item number {i} about topic {i * 7919 % 1000}."
+        det.detect(
+            ArticleView(
+                article(f"k{i}", source=f"o{i % 3}", text=text, at=T0 + timedelta(minutes=5 * i))
+            ),
+            state,
+        )
+    meta = state["amplification:MK:meta"]
+    live = {f"s{s}" for s in meta["slots"]}
+    docs = [k for k in state if ":d:" in k]
+    buckets = [k for k in state if ":b" in k]
+    assert len(docs) <= 2 * 12
+    assert all(k.split(":")[2] in live for k in buckets)
+    assert len(buckets) <= 8 * len(docs)
+    assert len(state) == 1 + len(docs) + len(buckets)
+
+
+def test_state_of_the_earlier_manifest_layout_is_cleared_on_upgrade() -> None:
+    legacy = {
+        "amplification:MK:meta": {"newest": 100, "slots": [0], "counts": {"0": 1}},
+        "amplification:MK:m0:0": ["amplification:MK:d:old1", "amplification:MK:s0:b0:ab"],
+        "amplification:MK:d:old1": "outlet\t100\tsig\told1\ttitle\turl",
+        "amplification:MK:s0:b0:ab": "old1",
+    }
+    det, state = _amp(), dict(legacy)
+    det.detect(ArticleView(article("n1", source="outlet-a")), state)
+    old_keys = set(legacy) - {"amplification:MK:meta"}
+    assert not old_keys & set(state)
+    assert "heads" in state["amplification:MK:meta"]
+
+
+def test_memoised_sketch_of_an_exact_copy_equals_a_fresh_one() -> None:
+    warm, cold = _amp(), _amp()
+    first = ArticleView(article("m1", source="outlet-a"))
+    copy = ArticleView(article("m2", source="outlet-b"))
+    warm._sketch(first)
+    hit, fresh = warm._sketch(copy), cold._sketch(copy)
+    assert hit is not None and fresh is not None
+    assert hit[1] == fresh[1]
+    assert bytes(minhash.to_bytes(hit[0])) == fresh[1]

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import random
 from pathlib import Path
 
 import pytest
 
-from detectors.claims import INDEX_FILE, ClaimsDetector, ClaimsOptions, load_index
+from detectors.claims import INDEX_FILE, ClaimsDetector, ClaimsOptions, load_index, ngrams
+from detectors.rulepack import load_packs
 from detectors.view import ArticleView
+from hybridwatch.textfold import fold
 from tests.unit.detectors.conftest import make_article
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -98,3 +101,53 @@ def test_bundled_index_loads() -> None:
     idx = load_index(INDEX_FILE)
     assert len(idx.claims) > 0
     assert len({c["case_id"] for c in idx.claims}) == len(idx.claims)
+
+
+def _probes(seed: int) -> list[str]:
+    """Folded probes from near-copies of the synthetic claims to unrelated text."""
+    rng = random.Random(seed)
+    pool = [fold(c["text"]) for c in CLAIMS] + [fold(r["text"]) for r in BACKGROUND]
+    out = []
+    for _ in range(300):
+        words = " ".join(rng.sample(pool, 2)).split()
+        start = rng.randrange(len(words))
+        out.append(" ".join(words[start : start + rng.randint(1, 30)]))
+    return [*out, *pool, "", "a", "ab cd", "Ѓ ќ non-ascii after folding? αβγ"]
+
+
+def test_vectorised_search_equals_the_set_search(index_file: Path) -> None:
+    idx = load_index(index_file)
+    for probe in _probes(1):
+        expected = idx._search_set(ngrams(probe, len(probe)), 5, 0.0)
+        assert idx.search(probe, len(probe)) == expected, probe
+
+
+def test_minimum_similarity_only_drops_results_below_it(index_file: Path) -> None:
+    idx = load_index(index_file)
+    seen_match = seen_dropped = 0
+    for probe in _probes(2):
+        full = idx.search(probe, len(probe))
+        for min_sim in (0.0005, 0.05, 0.2, 0.4, 0.6, 0.95):
+            pruned = idx.search(probe, len(probe), min_sim=min_sim)
+            if full and full[0][1] >= min_sim:
+                assert pruned == full, (probe, min_sim)
+                seen_match += 1
+            else:
+                assert pruned in ([], full), (probe, min_sim)
+                seen_dropped += pruned == []
+    assert seen_match > 50 and seen_dropped > 50
+
+
+def test_vectorised_search_equals_the_set_search_on_the_bundled_index() -> None:
+    idx = load_index(INDEX_FILE)
+    sentences = [
+        fold(s)
+        for pack in load_packs()
+        for tests in pack.tests.values()
+        for s in (*tests.positive, *tests.negative)
+    ]
+    assert len(sentences) > 50
+    for probe in sentences:
+        assert idx.search(probe, len(probe)) == idx._search_set(
+            ngrams(probe, len(probe)), 5, 0.0
+        ), probe

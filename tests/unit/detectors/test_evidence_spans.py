@@ -28,6 +28,16 @@ ARTICLES = [
         "In 1999 NATO bombing Yugoslavia killed around 2,500 people, ﬁnally admitted.",
         title="NATO bombings of Yugoslavia in 1999 killed thousands",
     ),
+    # Latin with diacritics only: folds character for character (no offset map)
+    make_article(
+        "Šta kažu građani? Ćirić iz Čačka: „NATO agresija“ na Srbiju bila je zločin.",
+        title="Žrtve i građani",
+    ),
+    # Cyrillic letters folding to two (љ њ џ) before every hit: offsets shift
+    make_article(
+        "Људи из Његуша и џамија: «НАТО агресија» на Србију. Љубљана, Њујорк, НАТО агресија!",
+        title="Љуте њиве",
+    ),
 ]
 
 

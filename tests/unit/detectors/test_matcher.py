@@ -2,9 +2,21 @@
 
 from __future__ import annotations
 
+import random
+
 import pytest
 
-from detectors.matcher import Matcher, PatternError, Rule, parse_alternatives, parse_phrase
+from detectors.matcher import (
+    WORD,
+    Matcher,
+    PatternError,
+    Rule,
+    _token_bounds,
+    parse_alternatives,
+    parse_phrase,
+    token_stream,
+    words,
+)
 from hybridwatch.textfold import _fold_with_offsets_reference, fold, fold_with_offsets
 
 
@@ -100,3 +112,51 @@ def test_empty_matcher_and_empty_text() -> None:
 def test_fast_fold_equals_the_reference_fold(text: str) -> None:
     assert fold_with_offsets(text) == _fold_with_offsets_reference(text)
     assert fold(text) == _fold_with_offsets_reference(text)[0]
+
+
+def _random_folded(seed: int, count: int) -> list[str]:
+    """Random folded-looking text: words, runs of separators, sometimes non-ASCII."""
+    rng = random.Random(seed)
+    alphabet = "ab z9_ ,.\n\t-'\"  \x1c"
+    out = []
+    for i in range(count):
+        # short (str.replace path) and article-sized (numpy path) texts
+        size = rng.choice([0, 1, 3, 40, 700, 2000])
+        text = "".join(rng.choice(alphabet) for _ in range(size))
+        if i % 7 == 0:
+            text += " αβγ ž"  # a fold may leave non-ASCII letters
+        out.append(text)
+    return out
+
+
+def test_token_stream_is_the_words_joined_by_single_spaces() -> None:
+    for text in _random_folded(1, 600):
+        tokens = words(text)
+        expected = f" {' '.join(tokens)} " if tokens else ""
+        assert token_stream(text) == expected, repr(text[:80])
+
+
+def test_token_bounds_are_the_word_spans_of_the_folded_text() -> None:
+    for text in _random_folded(2, 300):
+        starts, ends = _token_bounds(text)
+        spans = [m.span() for m in WORD.finditer(text)]
+        assert [(int(s), int(e)) for s, e in zip(starts, ends, strict=True)] == spans
+
+
+def test_scan_tokens_are_the_words_of_the_text() -> None:
+    scan = Matcher([rule("r", "nato")]).scan(fold("NATO, (again) — 1999!"))
+    assert scan.tokens == ["nato", "again", "1999"]
+
+
+def test_several_stems_inside_a_phrase_each_take_any_ending() -> None:
+    m = Matcher([rule("r", "bombard* yugoslav* cit*")])
+    assert hits(m, "they bombarded Yugoslavian cities") == ["r"]
+    assert hits(m, "they bombarded Yugoslavian towns") == []
+    assert hits(m, "they bombarded Yugoslavian") == []  # the text ends before the phrase does
+    assert hits(m, "bombard yugoslav cit") == ["r"]  # a stem may be the whole word
+
+
+def test_rule_hit_needs_every_component_from_any_alternative() -> None:
+    m = Matcher([rule("r", "nato | alliance", "bomb* | strike*", window=4)])
+    assert hits(m, "the alliance will strike") == ["r"]
+    assert hits(m, "the alliance will talk") == []

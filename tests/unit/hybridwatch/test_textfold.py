@@ -2,9 +2,19 @@
 
 from __future__ import annotations
 
+import random
+
 import pytest
 
-from hybridwatch.textfold import cyrillic_share, fold, fold_with_offsets, source_span
+from hybridwatch.textfold import (
+    _fold_with_offsets_reference,
+    cyrillic_share,
+    fold,
+    fold_aligned,
+    fold_offsets,
+    fold_with_offsets,
+    source_span,
+)
 
 
 @pytest.mark.parametrize(
@@ -56,3 +66,47 @@ def test_cyrillic_share_tells_scripts_apart() -> None:
     assert cyrillic_share("Београд је главни град") == 1.0
     assert cyrillic_share("Beograd je glavni grad") == 0.0
     assert cyrillic_share("1234 !!") == 0.0
+
+
+def _random_texts(seed: int, count: int) -> list[str]:
+    """Random strings over the whole folding table, Cyrillic, Latin and beyond it."""
+    rng = random.Random(seed)
+    pools = [
+        range(0x3000),  # everything the table covers, incl. surrogates and NFKD expansions
+        range(0x400, 0x530),  # Cyrillic: letters folding to two (љ њ џ ѓ ќ ѕ) and none (ь ъ)
+        range(0x250),  # Latin with diacritics
+        [*range(0x1F600, 0x1F610), *range(0xFB00, 0xFB07), *range(0x20, 0x7F)],  # beyond it
+    ]
+    return [
+        "".join(chr(rng.choice(pools[i % len(pools)])) for _ in range(rng.randint(0, 40)))
+        for i in range(count)
+    ]
+
+
+def test_table_fold_equals_the_per_character_reference_on_random_text() -> None:
+    for text in _random_texts(1, 4000):
+        folded, offsets = _fold_with_offsets_reference(text)
+        assert fold(text) == folded, ascii(text)
+        assert fold_with_offsets(text) == (folded, offsets), ascii(text)
+        array = fold_offsets(text)
+        if array is not None:  # None only for text outside the table (slow path)
+            assert array.tolist() == offsets, ascii(text)
+
+
+def test_every_code_point_of_the_table_folds_like_the_reference() -> None:
+    for cp in range(0x3000):
+        text = f"Ж{chr(cp)}ab"  # non-ASCII context, so the table path runs
+        assert fold_with_offsets(text) == _fold_with_offsets_reference(text), hex(cp)
+
+
+def test_aligned_fold_means_identity_offsets() -> None:
+    aligned_seen = 0
+    for text in [*_random_texts(2, 3000), "Priština čćžšđ", "Shqipëri"]:
+        folded, aligned = fold_aligned(text)
+        assert folded == fold(text)
+        if aligned:
+            aligned_seen += 1
+            assert fold_with_offsets(text)[1] == list(range(len(text) + 1)), ascii(text)
+    assert aligned_seen > 100
+    assert fold_aligned("Priština Shqipëri") == ("pristina shqiperi", True)
+    assert fold_aligned("Ђоковић") == ("djokovic", False)  # ђ folds to two letters

@@ -19,7 +19,7 @@ from hybridwatch.events import Signal
 from hybridwatch.topics import ATTEMPT_HEADER, ERROR_HEADER, Topics
 from services.kafka.codec import encode
 from services.worker.processor import BatchProcessor, Incoming
-from services.worker.state import marker_key, shard_key, shard_of
+from services.worker.state import StateCache, delta_key, marker_key, shard_key, shard_of
 from tests.fixtures.synthetic_articles import synthetic_articles
 
 TOPICS = Topics("t.")
@@ -27,8 +27,10 @@ SHARDS = 16
 
 
 def _value(table: dict[str, Any], key: str, partition: int = 0) -> Any:
-    """A detector key's value as stored: inside its shard record of the partition."""
-    return table[shard_key(TOPICS.articles, partition, shard_of(key, SHARDS))][key]
+    """A detector key's value as a restarted worker rebuilds it: shards + marker's deltas."""
+    cache = StateCache(table, TOPICS.articles, partition, SHARDS)
+    cache.recover()
+    return cache.lookup(key)
 
 
 class CountingDetector(Detector):
@@ -105,15 +107,64 @@ async def test_redelivered_records_are_skipped_so_state_is_not_double_counted() 
     assert table[marker_key(TOPICS.articles, 0)]["offset"] == 4
 
 
-async def test_lost_shard_writes_are_recovered_from_the_marker() -> None:
+async def test_a_batch_writes_only_a_delta_and_the_marker_until_a_snapshot_is_due() -> None:
     table: dict[str, Any] = {}
     proc = BatchProcessor(_suite(), table, TOPICS, Sink().send, send_backoff=0, shards=SHARDS)
     await proc.process(_records(3))
-    # simulate a crash after the marker reached the changelog but before the shard did
-    table[shard_key(TOPICS.articles, 0, shard_of("counting:MK", SHARDS))] = {"counting:MK": 1}
-    restarted = BatchProcessor(_suite(), table, TOPICS, Sink().send, send_backoff=0, shards=SHARDS)
-    await restarted.process(_records(2, start_offset=3))
+    await proc.process(_records(2, start_offset=3))
+    assert table[marker_key(TOPICS.articles, 0)] == {"offset": 4, "seq": 2, "snap": 0}
+    assert table[delta_key(TOPICS.articles, 0, 2)] == {"writes": {"counting:MK": 5}, "deletes": []}
+    assert not any(k.startswith("__hw_shard__/") for k in table)
     assert _value(table, "counting:MK") == 5
+
+
+async def test_a_snapshot_writes_the_shards_and_drops_the_deltas_it_covers() -> None:
+    table: dict[str, Any] = {}
+    proc = BatchProcessor(
+        _suite(), table, TOPICS, Sink().send, send_backoff=0, shards=SHARDS, max_deltas=3
+    )
+    for i in range(4):
+        await proc.process(_records(1, start_offset=i))
+    assert table[marker_key(TOPICS.articles, 0)] == {"offset": 3, "seq": 4, "snap": 3}
+    assert table[shard_key(TOPICS.articles, 0, shard_of("counting:MK", SHARDS))] == {
+        "counting:MK": 3
+    }
+    assert sorted(k for k in table if k.startswith("__hw_delta__/")) == [
+        delta_key(TOPICS.articles, 0, 4)
+    ]
+    assert _value(table, "counting:MK") == 4
+
+
+async def test_a_crash_in_the_middle_of_a_snapshot_recovers_the_same_state() -> None:
+    table: dict[str, Any] = {}
+    proc = BatchProcessor(
+        _suite(), table, TOPICS, Sink().send, send_backoff=0, shards=SHARDS, max_deltas=100
+    )
+    for i in range(3):
+        await proc.process(_records(1, start_offset=i))
+    # the crash: the snapshot's shard reached the changelog, its marker and tombstones did not
+    table[shard_key(TOPICS.articles, 0, shard_of("counting:MK", SHARDS))] = {"counting:MK": 3}
+    assert table[marker_key(TOPICS.articles, 0)]["snap"] == 0
+    sink = Sink()
+    restarted = BatchProcessor(_suite(), table, TOPICS, sink.send, send_backoff=0, shards=SHARDS)
+    report = await restarted.process(_records(5))  # re-delivered 0..2, new 3..4
+    assert report.skipped == 3
+    assert _value(table, "counting:MK") == 5
+
+
+async def test_a_marker_of_the_earlier_format_is_still_recovered() -> None:
+    table: dict[str, Any] = {
+        shard_key(TOPICS.articles, 0, shard_of("counting:MK", SHARDS)): {"counting:MK": 1},
+        marker_key(TOPICS.articles, 0): {
+            "offset": 2,
+            "writes": {"counting:MK": 3},
+            "deletes": [],
+        },
+    }
+    proc = BatchProcessor(_suite(), table, TOPICS, Sink().send, send_backoff=0, shards=SHARDS)
+    report = await proc.process(_records(4))
+    assert report.skipped == 3 and report.processed == 1
+    assert _value(table, "counting:MK") == 4
 
 
 async def test_poison_and_detector_errors_go_to_dead_letter_and_processing_goes_on() -> None:

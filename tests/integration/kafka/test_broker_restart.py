@@ -35,10 +35,14 @@ def test_broker_restart_mid_stream_loses_no_article_and_no_signal(
     worker = start_worker(bootstrap, kafka_prefix, tmp_path, "w")
     errors: list[BaseException] = []
 
+    worker_emitting = threading.Event()
+
     def produce() -> None:
         try:
             for i in range(0, 600, 50):
                 publish_articles(bootstrap, kafka_prefix, tmp_path / f"p{i}", articles[i : i + 50])
+                if i == 0:  # the rest is published across the broker restart
+                    worker_emitting.wait(400)
                 time.sleep(0.3)
         except BaseException as err:  # surfaced by the assertion below
             errors.append(err)
@@ -46,7 +50,17 @@ def test_broker_restart_mid_stream_loses_no_article_and_no_signal(
     try:
         producer = threading.Thread(target=produce)
         producer.start()
-        time.sleep(1.5)
+        # restart only once the worker is up and emitting: mid-stream, not mid-start-up
+        # (a Faust app whose broker vanishes while it declares its changelog topics
+        # exits, and a supervisor restarts it; that is start-up, not what this tests)
+        wait_until(
+            lambda: bool(consume_all(bootstrap, topics.signals, timeout=5)),
+            300,
+            "the first signals before the broker restart",
+            worker,
+        )
+        worker_emitting.set()
+        time.sleep(0.7)
         private_kafka.stop()
         time.sleep(2)
         private_kafka.start()
@@ -68,4 +82,5 @@ def test_broker_restart_mid_stream_loses_no_article_and_no_signal(
         assert set(got) == expected
         assert worker.alive(), worker.log_tail()
     finally:
+        worker_emitting.set()
         worker.stop()

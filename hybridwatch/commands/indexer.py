@@ -47,6 +47,10 @@ def main(args: argparse.Namespace, settings: Settings) -> int:
         auto_offset_reset="earliest",
         max_poll_records=cfg.batch_size,
         max_poll_interval_ms=30 * 60 * 1000,
+        # a topic created moments before start-up may have no metadata yet when the group
+        # is joined; kafka-python only notices it (and rebalances) on the next metadata
+        # refresh, 5 minutes by default, so refresh often
+        metadata_max_age_ms=5_000,
     )
     producer = KafkaProducer(
         bootstrap_servers=bootstrap,

@@ -226,9 +226,21 @@ async def watchdog(
     with status 75 so the supervisor (compose `restart:`, systemd, k8s) starts a fresh
     worker -- safe, because state and offsets recover from Kafka (docs/kafka.md).
     """
+    now = time.monotonic()
     if app.rebalancing:
-        processor.last_batch_at = time.monotonic()
+        # a rebalance that never ends is the same bug seen from the other side: the
+        # agent cannot run, so give it the same time as a stall before asking for a restart
+        processor.last_batch_at = now
+        if processor.rebalancing_since is None:
+            processor.rebalancing_since = now
+        elif now - processor.rebalancing_since > 3 * stall_after:
+            log.critical(
+                "worker stuck in a rebalance for %.0fs: exiting for a restart",
+                now - processor.rebalancing_since,
+            )
+            os._exit(75)
         return
+    processor.rebalancing_since = None
     idle = time.monotonic() - processor.last_batch_at
     if idle < stall_after:
         return

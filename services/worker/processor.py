@@ -108,6 +108,8 @@ class BatchProcessor:
         self.positions: dict[tuple[str, int], int] = {}
         """Highest offset seen per source partition (processed or skipped)."""
         self.last_batch_at = time.monotonic()
+        self.rebalancing_since: float | None = None
+        """When the app entered the rebalance it is still in (watchdog bookkeeping)."""
 
     def forget_partitions(self) -> None:
         """Call on rebalance: the next batch of each partition reloads and re-applies its marker."""

@@ -66,7 +66,7 @@ def test_killed_worker_is_replaced_without_losing_or_changing_signals(
             return {json.loads(m.value)["id"] for m in got} >= expected
 
         try:
-            wait_until(all_signals, 240, f"{len(expected)} signals after the kill", b)
+            wait_until(all_signals, 420, f"{len(expected)} signals after the kill", b)
         except AssertionError:
             ids = {json.loads(m.value)["id"] for m in got}
             missing = expected - ids

@@ -73,6 +73,17 @@ def baseline(articles: list) -> float:  # type: ignore[type-arg]
     return len(articles) / (time.perf_counter() - t0)
 
 
+def _cpu_seconds(worker: WorkerProcess) -> float:
+    """User + system CPU time of a worker process (what other load does not distort)."""
+    if worker.proc is None:
+        return 0.0
+    try:
+        fields = Path(f"/proc/{worker.proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def percentile(values: list[float], q: float) -> float:
     s = sorted(values)
     return s[min(len(s) - 1, max(0, round(q * (len(s) - 1))))]
@@ -131,6 +142,8 @@ def main() -> int:
 
         # 1. sustained throughput
         start_count = processed()
+        cpu_w0 = sum(_cpu_seconds(w) for w in workers)
+        cpu_p0 = time.process_time()
         t0 = time.perf_counter()
         chunk = 2000
         for i in range(0, len(bulk), chunk):
@@ -139,6 +152,8 @@ def main() -> int:
         at_pub = processed()
         _wait(lambda: processed() >= start_count + len(bulk), 1800, "bulk processing", workers)
         t_all = time.perf_counter() - t0
+        worker_cpu = sum(_cpu_seconds(w) for w in workers) - cpu_w0
+        publisher_cpu = time.process_time() - cpu_p0
         # the backlog left when publishing finished, drained by the worker alone
         drained = start_count + len(bulk) - at_pub
         drain_rate = (
@@ -226,6 +241,13 @@ def main() -> int:
         f"  baseline in-process  : {base:8.0f} articles/s (DetectorSuite over a dict, same articles)"
     )
     print(f"  ratio stream/baseline: {rate / base:8.2f} (drain/baseline {drain_rate / base:.2f})")
+    per_article = 1e6 * worker_cpu / len(bulk)
+    print(
+        f"  CPU per article      : worker {per_article:.0f} us (suite alone {1e6 / base:.0f} us: "
+        f"Faust + Kafka client + state {per_article - 1e6 / base:.0f} us), publisher "
+        f"{1e6 * publisher_cpu / len(bulk):.0f} us; one idle core per worker would sustain "
+        f"~{1e6 / per_article:.0f} articles/s"
+    )
     print(
         f"  latency at {offered:.0f} articles/s offered ({n_lat} articles, {len(lat)} with signals): "
         f"p50 {p50 * 1000:.0f} ms, p99 {p99 * 1000:.0f} ms  target p99 < {TARGET_P99 * 1000:.0f} ms: "

@@ -92,7 +92,52 @@ def _body(resp: Any) -> Any:
     return getattr(resp, "body", resp)
 
 
-class OpenSearchClient:
+class _ClientBase:
+    """The calls whose API is the same in opensearch-py and elasticsearch-py; each
+    subclass supplies `_client` and `_call` (its own exception translation)."""
+
+    _client: Any
+
+    def _call(self, what: str, fn: Any, *args: Any, **kwargs: Any) -> Any:
+        raise NotImplementedError
+
+    def search(self, index: str, body: dict[str, Any]) -> dict[str, Any]:
+        out: dict[str, Any] = self._call("search", self._client.search, index=index, body=body)
+        return out
+
+    def count(self, index: str, body: dict[str, Any] | None = None) -> int:
+        return int(self._call("count", self._client.count, index=index, body=body)["count"])
+
+    def put_index_template(self, name: str, body: dict[str, Any]) -> None:
+        self._call(
+            f"index template {name}", self._client.indices.put_index_template, name=name, body=body
+        )
+
+    def indices(self, pattern: str) -> list[str]:
+        try:
+            resp = self._call("list indices", self._client.indices.get_alias, index=pattern)
+        except EngineError as err:
+            if err.status == 404:
+                return []
+            raise
+        return sorted(resp)
+
+    def delete_indices(self, names: Sequence[str]) -> None:
+        if names:
+            self._call("delete indices", self._client.indices.delete, index=",".join(names))
+
+    def delete_index_template(self, name: str) -> None:
+        try:
+            self._call("delete template", self._client.indices.delete_index_template, name=name)
+        except EngineError as err:
+            if err.status != 404:
+                raise
+
+    def close(self) -> None:
+        self._client.close()
+
+
+class OpenSearchClient(_ClientBase):
     """opensearch-py, for OpenSearch 1.x/2.x/3.x."""
 
     engine = "opensearch"
@@ -128,13 +173,6 @@ class OpenSearchClient:
                 raise EngineUnavailable(msg, status) from err
             raise EngineError(msg, status) from err
 
-    def search(self, index: str, body: dict[str, Any]) -> dict[str, Any]:
-        out: dict[str, Any] = self._call("search", self._client.search, index=index, body=body)
-        return out
-
-    def count(self, index: str, body: dict[str, Any] | None = None) -> int:
-        return int(self._call("count", self._client.count, index=index, body=body)["count"])
-
     def bulk(self, payload: bytes, refresh: str | None = None) -> dict[str, Any]:
         params = {"refresh": refresh} if refresh else None
         out: dict[str, Any] = self._call("bulk", self._client.bulk, body=payload, params=params)
@@ -143,11 +181,6 @@ class OpenSearchClient:
     def index_one(self, index: str, doc_id: str, source: bytes) -> None:
         """One document, one request (the baseline bench/index_bench.py compares bulk with)."""
         self._call("index", self._client.index, index=index, id=doc_id, body=source)
-
-    def put_index_template(self, name: str, body: dict[str, Any]) -> None:
-        self._call(
-            f"index template {name}", self._client.indices.put_index_template, name=name, body=body
-        )
 
     def put_retention_policy(self, name: str, body: dict[str, Any]) -> bool:
         """ISM lives in the index-management plugin; without it there is nothing to attach."""
@@ -178,31 +211,8 @@ class OpenSearchClient:
             params={"allow_no_indices": "true"},
         )
 
-    def indices(self, pattern: str) -> list[str]:
-        try:
-            resp = self._call("list indices", self._client.indices.get_alias, index=pattern)
-        except EngineError as err:
-            if err.status == 404:
-                return []
-            raise
-        return sorted(resp)
 
-    def delete_indices(self, names: Sequence[str]) -> None:
-        if names:
-            self._call("delete indices", self._client.indices.delete, index=",".join(names))
-
-    def delete_index_template(self, name: str) -> None:
-        try:
-            self._call("delete template", self._client.indices.delete_index_template, name=name)
-        except EngineError as err:
-            if err.status != 404:
-                raise
-
-    def close(self) -> None:
-        self._client.close()
-
-
-class ElasticsearchClient:
+class ElasticsearchClient(_ClientBase):
     """elasticsearch-py (8.x/9.x), for Elasticsearch of the same major version."""
 
     engine = "elasticsearch"
@@ -237,13 +247,6 @@ class ElasticsearchClient:
                 f"{what}: search engine unreachable ({err.__class__.__name__}: {err})"
             ) from err
 
-    def search(self, index: str, body: dict[str, Any]) -> dict[str, Any]:
-        out: dict[str, Any] = self._call("search", self._client.search, index=index, body=body)
-        return out
-
-    def count(self, index: str, body: dict[str, Any] | None = None) -> int:
-        return int(self._call("count", self._client.count, index=index, body=body)["count"])
-
     def bulk(self, payload: bytes, refresh: str | None = None) -> dict[str, Any]:
         kwargs: dict[str, Any] = {"refresh": refresh} if refresh else {}
         out: dict[str, Any] = self._call("bulk", self._client.bulk, operations=payload, **kwargs)
@@ -253,40 +256,12 @@ class ElasticsearchClient:
         """One document, one request (the baseline bench/index_bench.py compares bulk with)."""
         self._call("index", self._client.index, index=index, id=doc_id, document=json.loads(source))
 
-    def put_index_template(self, name: str, body: dict[str, Any]) -> None:
-        self._call(
-            f"index template {name}", self._client.indices.put_index_template, name=name, body=body
-        )
-
     def put_retention_policy(self, name: str, body: dict[str, Any]) -> bool:
         self._call("ILM policy", self._client.ilm.put_lifecycle, name=name, body=body)
         return True
 
     def refresh(self, index: str) -> None:
         self._call("refresh", self._client.indices.refresh, index=index, allow_no_indices=True)
-
-    def indices(self, pattern: str) -> list[str]:
-        try:
-            resp = self._call("list indices", self._client.indices.get_alias, index=pattern)
-        except EngineError as err:
-            if err.status == 404:
-                return []
-            raise
-        return sorted(resp)
-
-    def delete_indices(self, names: Sequence[str]) -> None:
-        if names:
-            self._call("delete indices", self._client.indices.delete, index=",".join(names))
-
-    def delete_index_template(self, name: str) -> None:
-        try:
-            self._call("delete template", self._client.indices.delete_index_template, name=name)
-        except EngineError as err:
-            if err.status != 404:
-                raise
-
-    def close(self) -> None:
-        self._client.close()
 
 
 def _reason(info: Any) -> str:

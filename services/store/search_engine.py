@@ -49,7 +49,8 @@ from services.store.engine_client import (
 log = logging.getLogger(__name__)
 
 COUNT_KEYS = ("country", "detector", "narrative", "severity", "day")
-TEXT_FIELDS = ("title.folded", "text.folded", "text_latn")
+TEXT_FIELDS = ("text_latn",)
+"""`text_latn` is fold(title + "\n" + text), so it holds every folded token of both."""
 MAX_ID_BYTES = 512
 """Both engines refuse a document id longer than this (and fail the whole bulk request)."""
 _TERM = re.compile(r"[^\W_]+\*?")
@@ -81,6 +82,10 @@ class BulkResult:
 
 def doc_of(event: Article | Signal | Alert) -> Doc:
     if isinstance(event, Article):
+        if not event.text_latn:
+            # free-text search reads text_latn only; a producer that left it empty
+            # would otherwise publish articles nobody can find
+            event = event.model_copy(update={"text_latn": fold(event.title + "\n" + event.text)})
         return Doc("articles", event.id, event.published, event.to_json().encode())
     if isinstance(event, Signal):
         return Doc("signals", event.id, event.event_time, event.to_json().encode())

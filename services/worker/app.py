@@ -12,12 +12,13 @@ The table store is `rocksdb://` (rocksdict) when configured and importable, else
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 import os
 import time
 import weakref
-from collections.abc import Iterator
+from collections.abc import Iterator, MutableMapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -35,6 +36,8 @@ from services.worker.processor import BatchProcessor, Incoming
 log = logging.getLogger(__name__)
 
 STATE_TABLE = "detector-state"
+EXIT_RESTART = 75
+"""EX_TEMPFAIL: the worker asks its supervisor for a restart (stall, failed batch)."""
 MAX_RECORD_BYTES = 16 * 1024 * 1024
 
 
@@ -67,6 +70,33 @@ def faust_scope(rec: Incoming) -> Iterator[None]:
     finally:
         if token is not None:
             _current_event.reset(token)
+
+
+class TableStore(MutableMapping[str, Any]):
+    """The Faust table's local store, without the table's own changelog writes.
+
+    StateCache writes here and the processor sends the same records to the changelog
+    itself, awaiting each acknowledgement (services/worker/state.py explains why).
+    Resolved lazily: Faust creates the store when the table starts.
+    """
+
+    def __init__(self, table: Any) -> None:
+        self._table = table
+
+    def __getitem__(self, key: str) -> Any:
+        return self._table.data[key]
+
+    def __setitem__(self, key: str, value: Any) -> None:
+        self._table.data[key] = value
+
+    def __delitem__(self, key: str) -> None:
+        del self._table.data[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._table.data)
+
+    def __len__(self) -> int:
+        return len(self._table.data)
 
 
 @dataclass
@@ -163,15 +193,19 @@ def build_worker(settings: Settings, suite: DetectorSuite | None = None) -> Work
     async def send(topic: str, key: bytes | None, value: bytes | None, headers: Any) -> Any:
         return await raw_out[topic].send(key=key, value=value, headers=headers)
 
-    async def flush() -> None:
-        await app.producer.flush()
+    def changelog(partition: int, key: str, value: Any) -> Any:
+        # Table.send_changelog returns the record's future: it resolves when Kafka
+        # acknowledged it (unlike the table's own buffered writes, see state.py)
+        if value is None:
+            return table.send_changelog(partition, key, None, value_serializer="raw")
+        return table.send_changelog(partition, key, value)
 
     processor = BatchProcessor(
         suite,
-        table,
+        TableStore(table),
         topics,
         send,
-        flush=flush,
+        changelog=changelog,
         scope=faust_scope,
         metrics=metrics,
         shards=w.state_shards,
@@ -192,7 +226,22 @@ def build_worker(settings: Settings, suite: DetectorSuite | None = None) -> Work
                 )
                 for e in events
             ]
-            await processor.process(batch)
+            try:
+                await processor.process(batch)
+            except asyncio.CancelledError:
+                # stopping mid-batch: leave without acking (exit 0, nothing committed)
+                log.warning("stopped during a batch; its articles will be processed again")
+                logging.shutdown()
+                os._exit(0)
+            except BaseException:
+                # Faust's take_events acks a batch even when its body raised (or was
+                # cancelled), and the consumer would then commit offsets of articles
+                # whose signals or state may not be durable. Exit at once instead:
+                # the supervisor restarts the worker, which resumes from the last
+                # committed offsets and the state's marker (docs/kafka.md).
+                log.critical("batch failed; exiting for a restart", exc_info=True)
+                logging.shutdown()
+                os._exit(EXIT_RESTART)
             _update_lag(app, metrics, batch)
 
     @app.on_partitions_revoked.connect
@@ -238,7 +287,7 @@ async def watchdog(
                 "worker stuck in a rebalance for %.0fs: exiting for a restart",
                 now - processor.rebalancing_since,
             )
-            os._exit(75)
+            os._exit(EXIT_RESTART)
         return
     processor.rebalancing_since = None
     idle = time.monotonic() - processor.last_batch_at
@@ -252,8 +301,12 @@ async def watchdog(
     for tp in owned:
         seen = processor.positions.get((tp.topic, tp.partition))
         if seen is None:
-            pos = await app.consumer.position(tp)
-            seen = -1 if pos is None else pos - 1
+            # never processed here: only the committed offset says what is done. (Not
+            # the fetch position: after a takeover Faust can fetch a partition's records
+            # and lose them in its buffers, leaving the position at the end -- seen in
+            # the scale-out test, where such a partition then sat idle for minutes.)
+            committed = _committed_offsets(app).get(tp)
+            seen = -1 if committed is None else committed - 1
         if highwaters.get(tp, 0) - 1 > seen:
             behind[tp.partition] = highwaters[tp] - 1 - seen
     if not behind:
@@ -271,7 +324,18 @@ async def watchdog(
     log.critical(
         "worker stalled for %.0fs with records waiting %s: exiting for a restart", idle, behind
     )
-    os._exit(75)
+    os._exit(EXIT_RESTART)
+
+
+def _committed_offsets(app: faust.App) -> dict[Any, int]:
+    """The consumer's last committed offsets (next offset to read) per partition.
+
+    Faust keeps them in a private mapping and offers no public accessor; an empty
+    answer (attribute renamed in a later Faust) makes the watchdog assume nothing was
+    processed, which at worst asks for a restart that recovery makes safe.
+    """
+    offsets = getattr(app.consumer, "_committed_offset", None) or {}
+    return {tp: int(o) for tp, o in dict(offsets).items() if o is not None}
 
 
 def _update_lag(app: faust.App, metrics: Metrics, batch: list[Incoming]) -> None:

@@ -11,10 +11,12 @@ is unit-testable without a broker. The order per batch is:
 2. send every signal and dead letter and wait until Kafka acknowledged all of them
    (failed sends are retried with the attempt count in a header);
 3. only then write, per partition, a delta record (the batch's changed keys) and the
-   marker (last offset + delta number) into the changelog-backed table -- now and then
-   a snapshot of the dirty state shards (services/worker/state.py) -- and flush.
+   marker (last offset + delta number) into the local store -- now and then a snapshot
+   of the dirty state shards (services/worker/state.py) -- and send them to the
+   changelog, waiting for Kafka's acknowledgement of each stage before the next.
 
-The caller acks the records (lets the consumer commit offsets) after `process` returns.
+The caller acks the records (lets the consumer commit offsets) after `process` returns,
+and must not ack them if it raises.
 """
 
 from __future__ import annotations
@@ -34,6 +36,9 @@ from services.kafka.codec import Headers, Record, dead_letter_headers, decode_ev
 from services.worker.state import Overlay, StateCache
 
 log = logging.getLogger(__name__)
+
+ChangelogFn = Callable[[int, str, Any], Awaitable[Any]]
+"""changelog(partition, key, value or None) -> resolves when Kafka acknowledged the record."""
 
 SendFn = Callable[[str, bytes | None, bytes | None, Headers], Awaitable[Awaitable[Any]]]
 """send(topic, key, value, headers) -> awaitable that resolves when Kafka acknowledged it."""
@@ -83,7 +88,7 @@ class BatchProcessor:
         table: MutableMapping[str, Any],
         topics: Topics,
         send: SendFn,
-        flush: Callable[[], Awaitable[Any]] | None = None,
+        changelog: ChangelogFn | None = None,
         scope: ScopeFn = _no_scope,
         metrics: Any = None,
         max_send_attempts: int = 5,
@@ -96,7 +101,7 @@ class BatchProcessor:
         self.table = table
         self.topics = topics
         self._send = send
-        self._flush = flush
+        self._changelog = changelog
         self._scope = scope
         self.metrics = metrics
         self.max_send_attempts = max_send_attempts
@@ -140,6 +145,14 @@ class BatchProcessor:
                     # the marker names the deltas not yet folded into the shard snapshot
                     cache.recover()
                     self._caches[(topic, partition)] = cache
+                    log.info(
+                        "state of %s/%d recovered: applied up to offset %d (delta %d, snapshot %d)",
+                        topic,
+                        partition,
+                        cache.offset,
+                        cache.seq,
+                        cache.snap,
+                    )
                 part = Overlay(cache)
                 applied = cache.offset
                 last = applied
@@ -153,16 +166,28 @@ class BatchProcessor:
                     if self.metrics is not None:
                         self.metrics.articles_in.inc()
                     outs.extend(self._one(rec, part, cache, report))
+                if log.isEnabledFor(logging.DEBUG):
+                    log.debug(
+                        "batch %s/%d offsets %d..%d applied=%d last=%d",
+                        topic,
+                        partition,
+                        recs[0].offset,
+                        recs[-1].offset,
+                        applied,
+                        last,
+                    )
                 if last > applied:
                     sets, dels = part.changes()
                     commits.append((recs[-1], cache, last, sets, dels))
                     report.last_offsets[partition] = last
         await self._deliver(outs)
+        persisting = []
         for rec, cache, last, sets, dels in commits:
             with self._scope(rec):
-                cache.commit(last, sets, dels)  # delta, marker (+ snapshot): see state.py
-        if self._flush is not None and commits:
-            await self._flush()
+                # delta, marker (+ snapshot) into the local store: see state.py
+                stages = cache.commit(last, sets, dels)
+            persisting.append(self._persist(rec, stages))
+        await asyncio.gather(*persisting)
         self.last_batch_at = time.monotonic()
         if self.metrics is not None:
             self.metrics.articles_out.inc(report.processed)
@@ -172,6 +197,19 @@ class BatchProcessor:
                 if o.dead_reason is not None:
                     self.metrics.dead_letters.labels(reason=o.dead_reason).inc()
         return report
+
+    async def _persist(self, rec: Incoming, stages: list[list[tuple[str, Any]]]) -> None:
+        """Make one partition's state records durable, stage after stage, in order.
+
+        A failure raises: the caller must not let the batch's offsets be committed
+        (services/worker/app.py exits for a restart instead).
+        """
+        if self._changelog is None:
+            return  # no changelog: the table itself is the durable store (unit tests)
+        for stage in stages:
+            with self._scope(rec):
+                pending = [self._changelog(rec.partition, k, v) for k, v in stage]
+            await asyncio.gather(*pending)
 
     def _one(
         self, rec: Incoming, part: Overlay, cache: StateCache, report: BatchReport

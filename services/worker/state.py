@@ -23,11 +23,19 @@ shards are a *snapshot*, rewritten (only the dirty ones) once the deltas since t
 snapshot hold about as many keys as the state itself, so the changelog cost per
 article stays proportional to what the article changed. State = snapshot shards +
 deltas `snap+1 .. seq` replayed in order. See docs/kafka.md.
+
+Why the worker sends these records itself and waits for each stage's acknowledgement
+(instead of assigning to the Faust table): Faust sends table changes through a buffer
+whose `flush()` gives up after 0.1 s without progress, and the consumer commits offsets
+independently of it. Offsets could therefore be committed for articles whose state
+never reached the changelog; a worker killed then came back with their effect lost
+(the kill -9 test saw different signals). Now `commit` only writes the local store and
+returns the records; the processor awaits their acknowledgement, stage by stage, before
+the records' offsets may be committed.
 """
 
 from __future__ import annotations
 
-import contextlib
 import zlib
 from collections.abc import Iterator, Mapping, MutableMapping
 from typing import Any
@@ -107,6 +115,7 @@ class StateCache:
         self.snap = 0
         self.keys_since_snap = 0
         self.marker_key = marker_key(topic, partition)
+        self._stages: list[list[tuple[str, Any]]] = [[]]
 
     # -- recovery ---------------------------------------------------------------
 
@@ -194,22 +203,45 @@ class StateCache:
                 flat.pop(k, None)
                 self.dirty.add(i)
 
-    def commit(self, offset: int, sets: dict[str, Any], dels: list[str]) -> None:
-        """Record a batch: delta record, marker, and now and then a snapshot (see class doc)."""
+    def commit(
+        self, offset: int, sets: dict[str, Any], dels: list[str]
+    ) -> list[list[tuple[str, Any]]]:
+        """Record a batch: delta record, marker, and now and then a snapshot (see class doc).
+
+        The records are written to `table` (the local store) at once and returned as
+        ordered *stages* for the runtime to make durable in the changelog: every record
+        of a stage must be acknowledged before the next stage is sent, because recovery
+        is only correct if the changelog never holds a marker without what it names.
+        A value of None is a deletion (a tombstone in the changelog).
+        """
+        self._stages = [[]]
         self._apply_mirror(sets, dels)
         self.seq += 1
         self.offset = offset
         self.keys_since_snap += len(sets)
-        self.table[delta_key(self.topic, self.partition, self.seq)] = {
-            "writes": sets,
-            "deletes": dels,
-        }
+        self._put(
+            delta_key(self.topic, self.partition, self.seq), {"writes": sets, "deletes": dels}
+        )
+        self._barrier()
         self._write_marker()
         if self._snapshot_due():
-            self.snapshot()
+            self._barrier()
+            self._snapshot()
+        stages, self._stages = self._stages, [[]]
+        return [stage for stage in stages if stage]
+
+    def _put(self, key: str, value: Any) -> None:
+        if value is None:
+            self.table.pop(key, None)
+        else:
+            self.table[key] = value
+        self._stages[-1].append((key, value))
+
+    def _barrier(self) -> None:
+        self._stages.append([])
 
     def _write_marker(self) -> None:
-        self.table[self.marker_key] = {"offset": self.offset, "seq": self.seq, "snap": self.snap}
+        self._put(self.marker_key, {"offset": self.offset, "seq": self.seq, "snap": self.snap})
 
     def _snapshot_due(self) -> bool:
         if self.seq - self.snap >= self.max_deltas:
@@ -217,17 +249,18 @@ class StateCache:
         known = sum(len(d) for d in self.loaded.values())
         return self.keys_since_snap >= max(self.snapshot_min_keys, known)
 
-    def snapshot(self) -> None:
+    def _snapshot(self) -> None:
         """Write the dirty shards, move the marker's snapshot to `seq`, drop old deltas."""
         for i in sorted(self.dirty):
-            # a copy: the record is serialised later, by Faust's producer buffer
-            self.table[shard_key(self.topic, self.partition, i)] = dict(self.loaded[i])
+            # a copy: the record is serialised later, by the runtime's producer
+            self._put(shard_key(self.topic, self.partition, i), dict(self.loaded[i]))
+        self._barrier()
         old = self.snap
         self.snap = self.seq
         self._write_marker()
+        self._barrier()
         for n in range(old + 1, self.seq + 1):
-            with contextlib.suppress(KeyError):
-                del self.table[delta_key(self.topic, self.partition, n)]
+            self._put(delta_key(self.topic, self.partition, n), None)
         self.dirty.clear()
         self.keys_since_snap = 0
 

@@ -27,7 +27,13 @@ RETENTION_DAYS = 400
 """Delete an index this many days after it was created (a monthly index is written for
 about a month, so every event stays searchable for at least a year)."""
 
-TEMPLATE_VERSION = 1
+TEMPLATE_VERSION = 2
+
+REFRESH_INTERVAL = {"articles": "5s", "signals": "1s", "alerts": "1s"}
+"""How soon a write becomes searchable. Articles are the bulk of the volume and each
+refresh writes a new segment that must later be merged: 5 s instead of 1 s cut the
+engine's CPU per article by about a quarter (bench/index_bench.py). Signals and alerts,
+which analysts watch live, stay at 1 s."""
 
 
 def index_name(prefix: str, kind: str, when: datetime) -> str:
@@ -88,20 +94,20 @@ range is refused by the engine and lands in the dead-letter topic with the reaso
 
 
 def _text_field() -> dict[str, Any]:
-    """Human text: standard analyzer, plus folded and English sub-fields.
+    """Human text: standard analyzer, plus an English sub-field.
 
     `english` is the only language analyzer both engines ship that fits our feeds
     (en articles); Serbian, Croatian, Bosnian, Montenegrin, Macedonian and Albanian
-    have no stemmer in either engine, so for them the folded sub-field is what
-    makes Cyrillic/Latin and diacritic-free spellings meet.
+    have no stemmer in either engine. Script- and diacritic-insensitive search goes
+    through `text_latn` instead (the contract's `fold(title + "\n" + text)`, analysed
+    with `hw_folded`): a `folded` sub-field on title and text would index the very
+    same tokens a second time, which cost about a third of the engine's indexing CPU
+    (bench/index_bench.py; docs/search.md "Indexing cost").
     """
     return {
         "type": "text",
         "analyzer": "standard",
-        "fields": {
-            "folded": {"type": "text", "analyzer": "hw_folded"},
-            "en": {"type": "text", "analyzer": "english"},
-        },
+        "fields": {"en": {"type": "text", "analyzer": "english"}},
     }
 
 
@@ -189,7 +195,7 @@ def index_templates(
         settings: dict[str, Any] = {
             "number_of_shards": 1,
             "number_of_replicas": 0,
-            "refresh_interval": "1s",
+            "refresh_interval": REFRESH_INTERVAL[kind],
             "analysis": copy.deepcopy(ANALYSIS),
         }
         if engine == "elasticsearch":

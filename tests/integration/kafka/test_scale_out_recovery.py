@@ -80,12 +80,14 @@ def test_killed_worker_is_replaced_without_losing_or_changing_signals(
         except AssertionError:
             ids = {json.loads(m.value)["id"] for m in got}
             missing = expected - ids
+            _dump_diagnosis(bootstrap, kafka_prefix, articles, got, tmp_path / "diagnosis.json")
             raise AssertionError(
                 f"{len(missing)} of {len(expected)} expected signals missing, {len(ids - expected)} unexpected; "
                 f"worker b: in={metric_value(ports[1], 'hw_articles_in_total')} "
                 f"out={metric_value(ports[1], 'hw_articles_out_total')} "
                 f"skipped={metric_value(ports[1], 'hw_redelivered_skipped_total')} "
-                f"dead={metric_value(ports[1], 'hw_dead_letters_total')}"
+                f"dead={metric_value(ports[1], 'hw_dead_letters_total')}; "
+                f"details in {tmp_path / 'diagnosis.json'}"
             ) from None
         ids = {json.loads(m.value)["id"] for m in got}
         assert ids == expected
@@ -99,3 +101,55 @@ def test_killed_worker_is_replaced_without_losing_or_changing_signals(
     finally:
         a.stop()
         b.stop()
+
+
+def _dump_diagnosis(
+    bootstrap: str, prefix: str, articles: list, got: list, path: Path
+) -> None:
+    """What a failed run leaves for the next person: which signals differ, from which
+    articles (partition/offset), the state markers in the changelog, committed offsets."""
+    from kafka import KafkaAdminClient
+
+    from detectors.pipeline import DetectorSuite
+
+    suite = DetectorSuite.from_config()
+    state: dict = {}
+    expected = {}
+    for a in articles:
+        for s in suite.process(a, state).signals:
+            expected[s.id] = {"detector": s.detector, "country": s.country, "article": s.article_id}
+    topics = Topics(prefix)
+    where = {
+        json.loads(m.value)["id"]: (m.partition, m.offset)
+        for m in consume_all(bootstrap, topics.articles)
+    }
+    ids = {json.loads(m.value)["id"]: json.loads(m.value) for m in got}
+    app_id = f"hw-{prefix.rstrip('.')}"
+    markers = [
+        {"partition": m.partition, "offset": m.offset, "key": m.key.decode(), "value": m.value and json.loads(m.value)}
+        for m in consume_all(bootstrap, f"{app_id}-detector-state-changelog")
+        if m.key and b"__hw_applied__" in m.key
+    ]
+    admin = KafkaAdminClient(bootstrap_servers=bootstrap.split(","))
+    try:
+        committed = {
+            f"{tp.topic}/{tp.partition}": meta.offset
+            for tp, meta in admin.list_consumer_group_offsets(app_id).items()
+        }
+    finally:
+        admin.close()
+    out = {
+        "missing": [
+            {**v, "id": k, "where": where.get(v["article"])}
+            for k, v in expected.items()
+            if k not in ids
+        ],
+        "unexpected": [
+            {"id": k, "detector": v["detector"], "article": v["article_id"], "where": where.get(v["article_id"])}
+            for k, v in ids.items()
+            if k not in expected
+        ],
+        "markers": markers,
+        "committed": committed,
+    }
+    path.write_text(json.dumps(out, indent=1))

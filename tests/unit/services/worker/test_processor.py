@@ -207,3 +207,60 @@ async def test_state_is_not_written_when_signals_are_never_acknowledged() -> Non
     with pytest.raises(RuntimeError, match="not acknowledged after 2 attempts"):
         await proc.process(_records(2))
     assert table == {}
+
+
+class Changelog:
+    """A changelog that records what was sent and what was acknowledged, in order."""
+
+    def __init__(self, fail_key_prefix: str | None = None) -> None:
+        self.log: list[tuple[str, str]] = []
+        self.fail_key_prefix = fail_key_prefix
+        self.durable: dict[str, Any] = {}
+
+    def send(self, partition: int, key: str, value: Any) -> Any:
+        self.log.append(("sent", key))
+
+        async def ack() -> None:
+            await asyncio.sleep(0)
+            if self.fail_key_prefix and key.startswith(self.fail_key_prefix):
+                raise ConnectionError("changelog partition unavailable")
+            self.log.append(("acked", key))
+            if value is None:
+                self.durable.pop(key, None)
+            else:
+                self.durable[key] = value
+
+        return ack()
+
+
+async def test_the_marker_is_sent_only_after_the_delta_it_names_was_acknowledged() -> None:
+    changelog = Changelog()
+    proc = BatchProcessor(
+        _suite(), {}, TOPICS, Sink().send, changelog=changelog.send, shards=SHARDS, max_deltas=2
+    )
+    await proc.process(_records(2))
+    await proc.process(_records(1, start_offset=2))  # this batch also snapshots
+    marker = marker_key(TOPICS.articles, 0)
+    sent_markers = [
+        i for i, (what, k) in enumerate(changelog.log) if what == "sent" and k == marker
+    ]
+    for i in sent_markers:
+        # everything sent before a marker was acknowledged before it was sent
+        sent_before = {k for what, k in changelog.log[:i] if what == "sent"}
+        acked_before = {k for what, k in changelog.log[:i] if what == "acked"}
+        assert sent_before <= acked_before
+    assert len(sent_markers) == 3  # batch 1, batch 2, and the snapshot's marker
+    # what the changelog holds rebuilds the state on its own
+    assert _value(changelog.durable, "counting:MK") == 3
+
+
+async def test_a_changelog_failure_fails_the_batch_so_its_offsets_are_not_committed() -> None:
+    changelog = Changelog(fail_key_prefix="__hw_delta__/")
+    sink = Sink()
+    proc = BatchProcessor(_suite(), {}, TOPICS, sink.send, changelog=changelog.send, shards=SHARDS)
+    with pytest.raises(ConnectionError):
+        await proc.process(_records(2))
+    # the signals went out (a rerun re-emits the same ids), the marker never did
+    assert len(_signal_ids(sink)) == 2
+    assert marker_key(TOPICS.articles, 0) not in changelog.durable
+    assert ("sent", marker_key(TOPICS.articles, 0)) not in changelog.log

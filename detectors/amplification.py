@@ -127,6 +127,8 @@ class AmplificationDetector(Detector):
         self.opts = options
         self.window_s = int(options.window_hours * 3600)
         self._sketches: dict[bytes, tuple[Any, bytes] | None] = {}
+        self._band_tags = tuple(f":b{i}:" for i in range(options.bands))
+        """Per band, the middle of its bucket keys (":b<i>:"), formatted once."""
 
     def detect(self, article: ArticleView, state: State) -> list[Signal]:
         o = self.opts
@@ -135,7 +137,7 @@ class AmplificationDetector(Detector):
         if sketch is None:
             return []
         sig, raw_sig = sketch
-        tails = [f":b{i}:{k}" for i, k in enumerate(minhash.band_keys(raw_sig, o.bands, o.rows))]
+        tails = list(map(str.__add__, self._band_tags, minhash.band_keys(raw_sig, o.bands, o.rows)))
         cc = article.country
         prefix = f"{self.name}:{cc}:"
         t = int(a.published.timestamp())
@@ -155,7 +157,11 @@ class AmplificationDetector(Detector):
 
         # 1. candidates from this slot and its neighbours (the window spans at most two)
         get = state.get
-        keys = [f"{prefix}s{s}{tail}" for s in slots if slot - 1 <= s <= slot + 1 for tail in tails]
+        keys = [
+            head + tail
+            for head in [f"{prefix}s{s}" for s in slots if slot - 1 <= s <= slot + 1]
+            for tail in tails
+        ]
         found = {k: get(k) for k in keys}  # _index re-uses this slot's buckets
         # distinct ids in first-seen order, all in C (a viral story's buckets repeat them)
         cands = list(dict.fromkeys(" ".join(filter(None, found.values())).split()))
@@ -213,7 +219,9 @@ class AmplificationDetector(Detector):
         pure function of the text, so this changes no result, only the cost.
         """
         o = self.opts
-        body = article.title.folded + " \n " + article.text.folded
+        # a character is at least one UTF-8 byte, so the text's first max_bytes
+        # characters hold every byte kept (no copy of the rest of a long article)
+        body = article.title.folded + " \n " + article.text.folded[: o.max_bytes]
         data = body.encode("utf-8")[: o.max_bytes]
         digest = hashlib.blake2b(data, digest_size=16).digest()
         cache = self._sketches
@@ -255,7 +263,10 @@ class AmplificationDetector(Detector):
             slots.insert(i, slot)
             heads.insert(i, own)
         fields = (outlet, str(t), minhash.to_text(raw_sig), a.id, a.title[:200], a.url, prev)
-        state[doc_key] = _SEP.join(f.replace(_SEP, " ") for f in fields)
+        doc = _SEP.join(fields)
+        if doc.count(_SEP) != len(fields) - 1:  # a field holds a tab (titles may)
+            doc = _SEP.join([f.replace(_SEP, " ") for f in fields])
+        state[doc_key] = doc
         cap = self.opts.bucket_cap
         head = f"{prefix}s{slot}"
         for tail in tails:
@@ -280,8 +291,10 @@ class AmplificationDetector(Detector):
                 break
             doc = raw.split(_SEP)
             raw_sig = minhash.from_text(doc[2])
-            for i, band in enumerate(minhash.band_keys(raw_sig, o.bands, o.rows)):
-                state.pop(f"{head}:b{i}:{band}", None)
+            for tag, band in zip(
+                self._band_tags, minhash.band_keys(raw_sig, o.bands, o.rows), strict=True
+            ):
+                state.pop(head + tag + band, None)
             k = doc[6]
 
     def _signal(self, article: ArticleView, outlets: list[str], matches: list[Match]) -> Signal:

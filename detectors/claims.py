@@ -85,6 +85,8 @@ class ClaimIndex:
     gram_rows: Any = None  # int64: matrix row of each `gram_ids` entry
     row_idf: Any = None  # float64: idf per matrix row
     max_claim_norm: float = 1.0  # largest L2 norm of a claim column (1 up to rounding)
+    gram_ids_end: Any = None  # `gram_ids` and a sentinel (0xFFFFFFFF is no ASCII n-gram)
+    gram_sq: Any = None  # float64: idf**2 of each `gram_ids` entry (idf * idf)
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> ClaimIndex:
@@ -104,6 +106,7 @@ class ClaimIndex:
         gram_rows = np.array([rows[g] for g in ascii_grams], dtype=np.int64)
         row_idf = np.array([idf[g] for g in sorted(idf)], dtype=np.float64)
         norms = np.sqrt((matrix.astype(np.float64) ** 2).sum(axis=0)) if claims else [1.0]
+        gram_idf = row_idf[gram_rows]
         return cls(
             str(data["version"]),
             claims,
@@ -116,6 +119,8 @@ class ClaimIndex:
             gram_rows,
             row_idf,
             float(np.max(norms)),
+            np.append(gram_ids, np.uint32(0xFFFFFFFF)),
+            gram_idf * gram_idf,
         )
 
     def search(
@@ -143,16 +148,21 @@ class ClaimIndex:
         ids.sort()
         first = ids[1:] != ids[:-1]  # the first of each run of equal n-grams
         pos = self.gram_ids.searchsorted(ids)
-        known = self.gram_ids.take(pos, mode="clip") == ids
+        # `gram_ids_end` is `gram_ids` plus a sentinel no ASCII n-gram equals, so a
+        # position past the end needs no clipping
+        known = self.gram_ids_end.take(pos) == ids
         known[1:] &= first
-        rows = self.gram_rows[pos[known]]  # distinct, ascending = string order
-        if not len(rows):
+        at = pos[known]  # distinct known n-grams, ascending = string order
+        if not len(at):
             return []
-        unknown = int(np.count_nonzero(first)) + 1 - len(rows)
-        weights = self.row_idf[rows]
-        # sequential float64 sum (cumsum), the same floats as the set path's sum()
-        known_sq = float(np.cumsum(weights * weights)[-1])
-        return self._top(weights, rows, known_sq, unknown, top, min_sim)
+        unknown = int(np.count_nonzero(first)) + 1 - len(at)
+        # sequential float64 sum (cumsum) of idf**2, the same floats as the set path's
+        # sum(); the bound is checked before the rows and weights are gathered
+        known_sq = float(self.gram_sq.take(at).cumsum()[-1])
+        if min_sim > 0.0 and self._cannot_reach(known_sq, unknown, min_sim):
+            return []
+        rows = self.gram_rows.take(at)
+        return self._top(self.row_idf.take(rows), rows, known_sq, unknown, top, min_sim)
 
     def _cannot_reach(self, known_sq: float, unknown: int, min_sim: float) -> bool:
         """True when no claim's cosine can reach `min_sim` (Cauchy-Schwarz bound)."""

@@ -141,7 +141,18 @@ def _article_hosts(url: str, domain: str) -> tuple[HostRef, ...]:
                 j = k
     refs = _hosts(url[:j], domain)
     if j < len(url) and any(r.url_span is None for r in refs):
-        return _build_hosts(url, domain)  # a span may lie further in the URL
+        # A span may lie further in the URL. The common case: only the source domain
+        # has none and it is nowhere in the URL either, so the whole URL would give
+        # the same refs (the URL host is in the head); one search tells, instead of
+        # re-building them uncached for every article of such a source.
+        dom = domain.strip()
+        if (
+            refs[-1].origin == "source.domain"
+            and all(r.url_span is not None for r in refs[:-1])
+            and _span_in_url(url, dom) is None
+        ):
+            return refs
+        return _build_hosts(url, domain)
     return refs
 
 

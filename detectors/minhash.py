@@ -70,21 +70,28 @@ def word_hashes(text: str, max_bytes: int = 4096) -> Any:
 
 
 def byte_word_hashes(data: bytes) -> Any:
-    """`word_hashes` of UTF-8 bytes already cut to length."""
-    raw = data.translate(_ZERO_OUT)
-    n = len(raw)
+    """`word_hashes` of UTF-8 bytes already cut to length.
+
+    Separator bytes are zeroed, so a word's polynomial is the sum of `byte * POLY**pos`
+    from its first byte up to the next word's first byte (the separators between add
+    nothing): one `add.reduceat` over the weighted bytes at the word starts, then a
+    multiplication by POLY**-start. The sums wrap modulo 2**64 exactly as the
+    definition does, so the hashes are the same whatever way they are summed.
+    """
+    raw = b"\0" + data.translate(_ZERO_OUT)  # a leading separator: every word has a start
     b = np.frombuffer(raw, dtype=np.uint8)
-    edge = np.zeros(n + 2, dtype=bool)
-    edge[1:-1] = b
-    bounds = (edge[1:] != edge[:-1]).nonzero()[0]  # methods, not np.* wrappers: fewer calls
-    if bounds.size == 0:
+    word = b != 0
+    starts = (word[1:] > word[:-1]).nonzero()[0]  # data index of each word's first byte
+    if not starts.size:
         return np.empty(0, dtype=U64)
-    starts = bounds[0::2]
+    n = len(data)
     pw, inv = _powers(1 << max(12, (n + 1).bit_length()))  # a handful of sizes, cached
-    prefix = np.zeros(n + 1, dtype=U64)
-    (b * pw[:n]).cumsum(out=prefix[1:])
-    out: Any = (prefix.take(bounds[1::2]) - prefix.take(starts)) * inv.take(starts)
+    out: Any = _add_at(b[1:] * pw[:n], starts)
+    out *= inv.take(starts)
     return out
+
+
+_add_at = np.add.reduceat
 
 
 def shingle_hashes(words: Any, k: int) -> Any:
@@ -100,13 +107,19 @@ def shingle_hashes(words: Any, k: int) -> Any:
         k = n
     m = n - k + 1
     acc = words[:m] * _SHINGLE_MULT[0]
+    tmp = np.empty_like(acc)
     for i in range(1, k):
-        acc += words[i : m + i] * _SHINGLE_MULT[i % 4]
-    acc ^= acc >> _S29
+        acc += _mul(words[i : m + i], _SHINGLE_MULT[i % 4], out=tmp)
+    acc ^= _shr(acc, _S29, out=tmp)
     acc *= _MIX
-    acc ^= acc >> _S32
+    acc ^= _shr(acc, _S32, out=tmp)
     acc.sort()
     return acc
+
+
+_mul = np.multiply
+_shr = np.right_shift
+_all = np.logical_and.reduce
 
 
 @lru_cache(maxsize=8)
@@ -134,16 +147,20 @@ def signature(shingles: Any, num_perm: int) -> Any:
     vals = shingles.take(shingles.searchsorted(bounds), mode="clip")
     filled = (vals >> shift) == bins
     low = vals.astype(np.uint32)  # keeps the low 32 bits
-    if bool(filled.all()):
+    if _all(filled):
         return low
     # densify: each empty bin takes the next filled bin (circularly), salted by the gap
-    pos = np.flatnonzero(filled)
-    order = np.arange(num_perm)
-    nxt_i = np.searchsorted(pos, order) % pos.size
-    nxt = pos[nxt_i]
+    pos = filled.nonzero()[0]
+    order = _order(num_perm)
+    nxt = pos.take(pos.searchsorted(order) % pos.size)
     gap = ((nxt - order) % num_perm).astype(np.uint32)
-    out: Any = low[nxt] ^ (gap * _GOLD32)
+    out: Any = low.take(nxt) ^ (gap * _GOLD32)
     return out
+
+
+@lru_cache(maxsize=8)
+def _order(num_perm: int) -> Any:
+    return np.arange(num_perm)
 
 
 def to_bytes(sig: Any) -> bytes:
@@ -157,9 +174,10 @@ def band_keys(raw: bytes, bands: int, rows: int) -> list[str]:
     Works on `to_bytes` output (plain bytes slicing, no numpy call), so a stored
     signature gives its bucket keys back cheaply when its slot is deleted.
     """
-    step = len(raw) // bands
-    width = 4 * rows
-    return [raw[i : i + width].hex() for i in range(0, step * bands, step)]
+    step = 2 * (len(raw) // bands)
+    width = 8 * rows
+    text = raw.hex()  # one conversion, then slices of it (hex digits pair with bytes)
+    return [text[i : i + width] for i in range(0, step * bands, step)]
 
 
 def similarity(sig_a: Any, sig_b: Any) -> float:

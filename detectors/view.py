@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from functools import cached_property
 from typing import Any
 
 from hybridwatch.events import Article
@@ -87,6 +86,8 @@ class ArticleView:
     def text(self) -> FoldedField:
         return self.folded("text")
 
-    @cached_property
+    @property
     def country(self) -> str:
+        # a plain property: functools.cached_property takes a lock on every first
+        # access (Python 3.11), which costs more than these two attribute reads
         return self.article.source.country

@@ -252,7 +252,9 @@ def build_worker(settings: Settings, suite: DetectorSuite | None = None) -> Work
     async def _assigned(sender: Any, assigned: Any, **_: Any) -> None:
         processor.forget_partitions()
 
-    stall_after = max(30.0, 3 * w.session_timeout)
+    # a healthy worker with records waiting runs a batch well within a second; 15 s
+    # without one (outside a rebalance) is a stall
+    stall_after = max(15.0, 1.5 * w.session_timeout)
 
     @app.timer(interval=max(2.0, w.session_timeout / 2))
     async def _watchdog() -> None:
@@ -271,7 +273,8 @@ async def watchdog(
     agent is cancelled while waiting for its channel (robinhood/faust#678,
     faust-streaming/faust#532). If no batch ran for `stall_after` seconds while an owned
     articles partition has records past what we processed, resume every assigned
-    partition and the flow control; if that does not help within twice that time, exit
+    partition and the flow control and, once per stall, seek the stuck partitions back to
+    the first record not yet processed; if that does not help within twice that time, exit
     with status 75 so the supervisor (compose `restart:`, systemd, k8s) starts a fresh
     worker -- safe, because state and offsets recover from Kafka (docs/kafka.md).
     """
@@ -297,7 +300,8 @@ async def watchdog(
     if not owned:
         return
     highwaters = await app.consumer.highwaters(*owned)
-    behind = {}
+    behind: dict[int, int] = {}
+    behind_from: dict[int, int] = {}
     for tp in owned:
         seen = processor.positions.get((tp.topic, tp.partition))
         if seen is None:
@@ -309,6 +313,7 @@ async def watchdog(
             seen = -1 if committed is None else committed - 1
         if highwaters.get(tp, 0) - 1 > seen:
             behind[tp.partition] = highwaters[tp] - 1 - seen
+            behind_from[tp.partition] = seen + 1
     if not behind:
         return
     if idle < 3 * stall_after:
@@ -320,6 +325,13 @@ async def watchdog(
         )
         app.consumer.resume_partitions(app.consumer.assignment())
         app.flow_control.resume()
+        if not processor.rewound:
+            # records fetched but lost in Faust's buffers are not fetched again unless
+            # the position moves back: rewind each stuck partition to what is done
+            for tp in owned:
+                if tp.partition in behind:
+                    await app.consumer.seek(tp, behind_from[tp.partition])
+            processor.rewound = True
         return
     log.critical(
         "worker stalled for %.0fs with records waiting %s: exiting for a restart", idle, behind

@@ -113,6 +113,8 @@ class BatchProcessor:
         self.positions: dict[tuple[str, int], int] = {}
         """Highest offset seen per source partition (processed or skipped)."""
         self.last_batch_at = time.monotonic()
+        self.rewound = False
+        """The watchdog already rewound the stuck partitions in the current stall."""
         self.rebalancing_since: float | None = None
         """When the app entered the rebalance it is still in (watchdog bookkeeping)."""
 
@@ -189,6 +191,7 @@ class BatchProcessor:
             persisting.append(self._persist(rec, stages))
         await asyncio.gather(*persisting)
         self.last_batch_at = time.monotonic()
+        self.rewound = False
         if self.metrics is not None:
             self.metrics.articles_out.inc(report.processed)
             for o in outs:

@@ -19,6 +19,10 @@ class _Consumer:
         self._committed_offset = committed
         self._position = position
         self.resumed: list[Any] = []
+        self.seeks: list[tuple[TP, int]] = []
+
+    async def seek(self, tp: TP, offset: int) -> None:
+        self.seeks.append((tp, offset))
 
     def assignment(self) -> set[TP]:
         return set(self._highwaters)
@@ -53,6 +57,7 @@ def _idle_processor(seconds: float) -> BatchProcessor:
     proc = BatchProcessor.__new__(BatchProcessor)
     proc.positions = {}
     proc.rebalancing_since = None
+    proc.rewound = False
     proc.last_batch_at = time.monotonic() - seconds
     return proc
 
@@ -63,8 +68,13 @@ async def test_a_taken_over_partition_with_records_past_the_committed_offset_is_
     # only the committed offset shows that 300 records were never processed here
     consumer = _Consumer({tp: 319}, {tp: 19}, position=319)
     app = _App(consumer)
-    await watchdog(app, _idle_processor(45), TOPIC, stall_after=30)  # type: ignore[arg-type]
+    proc = _idle_processor(45)
+    await watchdog(app, proc, TOPIC, stall_after=30)  # type: ignore[arg-type]
     assert consumer.resumed and app.flow_control.resumed == 1
+    # and rewound once to the first record not yet processed, so Faust fetches it again
+    assert consumer.seeks == [(tp, 19)]
+    await watchdog(app, proc, TOPIC, stall_after=30)  # type: ignore[arg-type]
+    assert consumer.seeks == [(tp, 19)]
 
 
 async def test_nothing_happens_when_every_owned_record_was_processed() -> None:

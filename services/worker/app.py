@@ -200,12 +200,16 @@ def build_worker(settings: Settings, suite: DetectorSuite | None = None) -> Work
             return table.send_changelog(partition, key, None, value_serializer="raw")
         return table.send_changelog(partition, key, value)
 
+    async def seek(topic: str, partition: int, offset: int) -> None:
+        await app.consumer.seek(faust.types.TP(topic, partition), offset)
+
     processor = BatchProcessor(
         suite,
         TableStore(table),
         topics,
         send,
         changelog=changelog,
+        seek=seek,
         scope=faust_scope,
         metrics=metrics,
         shards=w.state_shards,

@@ -24,6 +24,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import time
 from collections.abc import Awaitable, Callable, Iterator, MutableMapping, Sequence
 from dataclasses import dataclass, field
@@ -36,6 +37,14 @@ from services.kafka.codec import Headers, Record, dead_letter_headers, decode_ev
 from services.worker.state import Overlay, StateCache
 
 log = logging.getLogger(__name__)
+
+TRACE_BATCHES = os.environ.get("HYBRIDWATCH_TRACE_BATCHES") == "1"
+"""Log every batch's partition, offsets and marker (a diagnostic switch: the scale-out
+test turns it on so a failed run leaves the worker's view of each batch behind)."""
+
+SeekFn = Callable[[str, int, int], Awaitable[Any]]
+"""seek(topic, partition, offset): fetch the partition again from `offset`."""
+GAP_CONFIRMATIONS = 3
 
 ChangelogFn = Callable[[int, str, Any], Awaitable[Any]]
 """changelog(partition, key, value or None) -> resolves when Kafka acknowledged the record."""
@@ -64,6 +73,8 @@ class BatchReport:
     dead: int = 0
     signals: int = 0
     last_offsets: dict[int, int] = field(default_factory=dict)
+    rewound: dict[int, int] = field(default_factory=dict)
+    """Partitions rewound to an offset because records before it never arrived."""
 
 
 @dataclass
@@ -89,6 +100,7 @@ class BatchProcessor:
         topics: Topics,
         send: SendFn,
         changelog: ChangelogFn | None = None,
+        seek: SeekFn | None = None,
         scope: ScopeFn = _no_scope,
         metrics: Any = None,
         max_send_attempts: int = 5,
@@ -102,6 +114,8 @@ class BatchProcessor:
         self.topics = topics
         self._send = send
         self._changelog = changelog
+        self._seek = seek
+        self._gaps: dict[tuple[str, int, int, int], int] = {}
         self._scope = scope
         self.metrics = metrics
         self.max_send_attempts = max_send_attempts
@@ -127,9 +141,8 @@ class BatchProcessor:
         groups: dict[tuple[str, int], list[Incoming]] = {}
         for rec in batch:
             groups.setdefault((rec.topic, rec.partition), []).append(rec)
-            tp = (rec.topic, rec.partition)
-            self.positions[tp] = max(rec.offset, self.positions.get(tp, -1))
         outs: list[_Out] = []
+        rewinds: list[tuple[str, int, int]] = []
         commits: list[tuple[Incoming, StateCache, int, dict[str, Any], list[str]]] = []
         for (topic, partition), recs in groups.items():
             recs.sort(key=lambda r: r.offset)
@@ -164,12 +177,21 @@ class BatchProcessor:
                         if self.metrics is not None:
                             self.metrics.duplicates.inc()
                         continue
+                    if rec.offset > last + 1 and self._is_lost(rec, last + 1):
+                        rewinds.append((topic, partition, last + 1))
+                        report.rewound[partition] = last + 1
+                        break
                     last = max(last, rec.offset)
                     if self.metrics is not None:
                         self.metrics.articles_in.inc()
                     outs.extend(self._one(rec, part, cache, report))
-                if log.isEnabledFor(logging.DEBUG):
-                    log.debug(
+                # what the watchdog may count as handled: not records past a rewind
+                handled = last if partition in report.rewound else max(last, recs[-1].offset)
+                self.positions[(topic, partition)] = max(
+                    handled, self.positions.get((topic, partition), -1)
+                )
+                if TRACE_BATCHES:
+                    log.info(
                         "batch %s/%d offsets %d..%d applied=%d last=%d",
                         topic,
                         partition,
@@ -190,6 +212,9 @@ class BatchProcessor:
                 stages = cache.commit(last, sets, dels)
             persisting.append(self._persist(rec, stages))
         await asyncio.gather(*persisting)
+        if self._seek is not None:
+            for topic, partition, offset in rewinds:
+                await self._seek(topic, partition, offset)
         self.last_batch_at = time.monotonic()
         self.rewound = False
         if self.metrics is not None:
@@ -213,6 +238,48 @@ class BatchProcessor:
             with self._scope(rec):
                 pending = [self._changelog(rec.partition, k, v) for k, v in stage]
             await asyncio.gather(*pending)
+
+    def _is_lost(self, rec: Incoming, expected: int) -> bool:
+        """A record arrived after a hole in its partition's offsets: lost on our side?
+
+        Offsets of the articles topic are contiguous (no transactions, no compaction),
+        but faust-streaming can ack records its `take_events` never yielded (seen in the
+        scale-out test: offsets 60 and 61 of a partition skipped, acked and committed).
+        Processing on would advance the marker over them for good. So the partition is
+        rewound to the first missing offset instead. A hole the broker itself has
+        (transaction markers, compaction) comes back the same after each rewind: after
+        `GAP_CONFIRMATIONS` identical sightings it is accepted and logged. (So is the
+        first offset of a partition whose older records retention already deleted: a
+        partition without state expects offset 0 first.)
+        """
+        if self._seek is None:
+            return False
+        key = (rec.topic, rec.partition, expected, rec.offset)
+        seen = self._gaps.get(key, 0) + 1
+        self._gaps[key] = seen
+        if self.metrics is not None:
+            self.metrics.errors.labels(stage="offset-gap").inc()
+        if seen > GAP_CONFIRMATIONS:
+            log.warning(
+                "%s/%d: offsets %d..%d are missing from the log itself; continuing at %d",
+                rec.topic,
+                rec.partition,
+                expected,
+                rec.offset - 1,
+                rec.offset,
+            )
+            return False
+        log.warning(
+            "%s/%d: records %d..%d were never delivered to the worker (offset %d arrived "
+            "next); rewinding the partition to %d",
+            rec.topic,
+            rec.partition,
+            expected,
+            rec.offset - 1,
+            rec.offset,
+            expected,
+        )
+        return True
 
     def _one(
         self, rec: Incoming, part: Overlay, cache: StateCache, report: BatchReport

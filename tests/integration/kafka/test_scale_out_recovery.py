@@ -12,6 +12,7 @@ import json
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -37,8 +38,9 @@ from tests.integration.kafka.helpers import (
     ),
 )
 def test_killed_worker_is_replaced_without_losing_or_changing_signals(
-    kafka_cluster3: LocalKafka, kafka_prefix: str, tmp_path: Path
+    kafka_cluster3: LocalKafka, kafka_prefix: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    monkeypatch.setenv("HYBRIDWATCH_TRACE_BATCHES", "1")  # every batch in the workers' logs
     bootstrap = kafka_cluster3.bootstrap
     create_topics(bootstrap, kafka_prefix, partitions=6, replication=3)
     articles = list(synthetic_articles(1200, seed=21))
@@ -103,9 +105,7 @@ def test_killed_worker_is_replaced_without_losing_or_changing_signals(
         b.stop()
 
 
-def _dump_diagnosis(
-    bootstrap: str, prefix: str, articles: list, got: list, path: Path
-) -> None:
+def _dump_diagnosis(bootstrap: str, prefix: str, articles: list, got: list, path: Path) -> None:
     """What a failed run leaves for the next person: which signals differ, from which
     articles (partition/offset), the state markers in the changelog, committed offsets."""
     from kafka import KafkaAdminClient
@@ -126,16 +126,23 @@ def _dump_diagnosis(
     ids = {json.loads(m.value)["id"]: json.loads(m.value) for m in got}
     app_id = f"hw-{prefix.rstrip('.')}"
     markers = [
-        {"partition": m.partition, "offset": m.offset, "key": m.key.decode(), "value": m.value and json.loads(m.value)}
+        {
+            "partition": m.partition,
+            "offset": m.offset,
+            "key": m.key.decode(),
+            "value": m.value and json.loads(m.value),
+        }
         for m in consume_all(bootstrap, f"{app_id}-detector-state-changelog")
         if m.key and b"__hw_applied__" in m.key
     ]
     admin = KafkaAdminClient(bootstrap_servers=bootstrap.split(","))
     try:
-        committed = {
-            f"{tp.topic}/{tp.partition}": meta.offset
-            for tp, meta in admin.list_consumer_group_offsets(app_id).items()
+        committed: dict[str, Any] = {
+            str(tp): getattr(meta, "offset", str(meta))
+            for tp, meta in admin.list_group_offsets(app_id).items()
         }
+    except Exception as err:  # diagnostics must not hide the test's own failure
+        committed = {"error": repr(err)}
     finally:
         admin.close()
     out = {
@@ -145,7 +152,12 @@ def _dump_diagnosis(
             if k not in ids
         ],
         "unexpected": [
-            {"id": k, "detector": v["detector"], "article": v["article_id"], "where": where.get(v["article_id"])}
+            {
+                "id": k,
+                "detector": v["detector"],
+                "article": v["article_id"],
+                "where": where.get(v["article_id"]),
+            }
             for k, v in ids.items()
             if k not in expected
         ],

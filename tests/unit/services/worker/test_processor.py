@@ -264,3 +264,44 @@ async def test_a_changelog_failure_fails_the_batch_so_its_offsets_are_not_commit
     assert len(_signal_ids(sink)) == 2
     assert marker_key(TOPICS.articles, 0) not in changelog.durable
     assert ("sent", marker_key(TOPICS.articles, 0)) not in changelog.log
+
+
+class Seeks:
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, int, int]] = []
+
+    async def seek(self, topic: str, partition: int, offset: int) -> None:
+        self.calls.append((topic, partition, offset))
+
+
+async def test_records_the_runtime_never_delivered_are_fetched_again_not_skipped() -> None:
+    recs = _records(8)
+    seeks = Seeks()
+    sink = Sink()
+    table: dict[str, Any] = {}
+    proc = BatchProcessor(_suite(), table, TOPICS, sink.send, seek=seeks.seek, shards=SHARDS)
+    await proc.process(recs[:3])
+    # offsets 3 and 4 vanished inside the consumer; 5..7 arrive next
+    report = await proc.process(recs[5:])
+    assert seeks.calls == [(TOPICS.articles, 0, 3)] and report.rewound == {0: 3}
+    assert table[marker_key(TOPICS.articles, 0)]["offset"] == 2  # nothing past the hole
+    # the rewound fetch delivers 3.. again: everything is processed once, in order
+    await proc.process(recs[3:])
+    assert _value(table, "counting:MK") == 8
+    reference = Sink()
+    await BatchProcessor(_suite(), {}, TOPICS, reference.send, shards=SHARDS).process(recs)
+    assert sorted(_signal_ids(sink)) == sorted(_signal_ids(reference))  # type: ignore[type-var]
+
+
+async def test_a_hole_the_log_itself_has_is_accepted_after_repeated_rewinds() -> None:
+    recs = _records(6)
+    seeks = Seeks()
+    table: dict[str, Any] = {}
+    proc = BatchProcessor(_suite(), table, TOPICS, Sink().send, seek=seeks.seek, shards=SHARDS)
+    await proc.process(recs[:2])
+    for _ in range(3):  # the broker returns offset 4 after 1 every time (e.g. a txn marker)
+        await proc.process(recs[4:])
+    assert len(seeks.calls) == 3
+    report = await proc.process(recs[4:])
+    assert report.rewound == {} and report.processed == 2
+    assert table[marker_key(TOPICS.articles, 0)]["offset"] == 5

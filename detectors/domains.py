@@ -12,7 +12,7 @@ import contextlib
 from dataclasses import dataclass
 from functools import lru_cache
 
-from hybridwatch.events import Article
+from hybridwatch.events import Article, Evidence
 
 # Second-level public suffixes used by the outlets we watch (a full public-suffix list
 # would be I/O or a dependency; these cover the Western Balkans and the usual suspects).
@@ -77,6 +77,15 @@ class HostRef:
     """'url' or 'source.domain'."""
     url_span: tuple[int, int] | None
     """Span of the host as written in article.url, or None when the URL does not hold it."""
+
+
+def url_evidence(ref: HostRef, url: str, rule: str) -> tuple[Evidence, ...]:
+    """Evidence pointing at the host inside the article URL, or none when the host
+    (e.g. the source's configured domain) does not appear in the URL at all."""
+    if ref.url_span is None:
+        return ()
+    s, e = ref.url_span
+    return (Evidence(field="url", start=s, end=e, text=url[s:e], rule=rule),)
 
 
 def _span_in_url(url: str, raw_host: str) -> tuple[int, int] | None:

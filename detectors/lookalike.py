@@ -26,10 +26,10 @@ import unicodedata
 from pydantic import Field
 
 from detectors.base import Detector, DetectorOptions, State, register
-from detectors.domains import HostRef, article_hosts, registrable, under
+from detectors.domains import HostRef, article_hosts, registrable, under, url_evidence
 from detectors.reference_data import ReputableDomains, ReputableOutlet, load_reputable
 from detectors.view import ArticleView
-from hybridwatch.events import Evidence, Signal
+from hybridwatch.events import Signal
 
 # Characters that render like a Latin letter or digit-as-letter (a small, explicit
 # subset of Unicode's confusables: the ones used against Latin domains in practice).
@@ -217,7 +217,6 @@ class LookalikeDetector(Detector):
         a = article.article
         severity, score = RULE_SCORES[m.rule]
         rule = f"lookalike:{m.rule}:{m.brand.brand}"
-        evidence: tuple[Evidence, ...] = ()
         details: dict[str, object] = {
             "host": ref.host,
             "matched_on": ref.origin,
@@ -229,10 +228,8 @@ class LookalikeDetector(Detector):
             },
             "why": m.detail,
         }
-        if ref.url_span is not None:
-            s, e = ref.url_span
-            evidence = (Evidence(field="url", start=s, end=e, text=a.url[s:e], rule=rule),)
-        else:
+        evidence = url_evidence(ref, a.url, rule)
+        if not evidence:
             details["note"] = "the source's domain does not appear in the article URL, so no span"
         return Signal(
             id=Signal.make_id(a.id, self.name, None, ref.host),

@@ -24,7 +24,7 @@ from __future__ import annotations
 from pydantic import Field
 
 from detectors.base import Detector, DetectorOptions, State, register
-from detectors.domains import HostRef, article_hosts, under
+from detectors.domains import HostRef, article_hosts, under, url_evidence
 from detectors.reference_data import Watchlist, WatchlistEntry, load_watchlist
 from detectors.view import ArticleView
 from hybridwatch.events import Evidence, Signal
@@ -125,10 +125,8 @@ class ReputationDetector(Detector):
         else:
             details["matched_on"] = ref.origin
             details["host"] = ref.host
-            if ref.url_span is not None:
-                s, e = ref.url_span
-                evidence = (Evidence(field="url", start=s, end=e, text=a.url[s:e], rule=rule),)
-            else:
+            evidence = url_evidence(ref, a.url, rule)
+            if not evidence:
                 details["no_span"] = "the source's domain does not appear in the article URL"
         return Signal(
             id=Signal.make_id(a.id, self.name, None, entry.id),

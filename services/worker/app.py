@@ -304,8 +304,7 @@ async def watchdog(
     if not owned:
         return
     highwaters = await app.consumer.highwaters(*owned)
-    behind: dict[int, int] = {}
-    behind_from: dict[int, int] = {}
+    first_missing: dict[Any, int] = {}
     for tp in owned:
         seen = processor.positions.get((tp.topic, tp.partition))
         if seen is None:
@@ -316,10 +315,10 @@ async def watchdog(
             committed = _committed_offsets(app).get(tp)
             seen = -1 if committed is None else committed - 1
         if highwaters.get(tp, 0) - 1 > seen:
-            behind[tp.partition] = highwaters[tp] - 1 - seen
-            behind_from[tp.partition] = seen + 1
-    if not behind:
+            first_missing[tp] = seen + 1
+    if not first_missing:
         return
+    behind = {tp.partition: highwaters[tp] - off for tp, off in first_missing.items()}
     if idle < 3 * stall_after:
         log.warning(
             "worker stalled for %.0fs with records waiting (partition: records) %s; "
@@ -332,9 +331,8 @@ async def watchdog(
         if not processor.rewound:
             # records fetched but lost in Faust's buffers are not fetched again unless
             # the position moves back: rewind each stuck partition to what is done
-            for tp in owned:
-                if tp.partition in behind:
-                    await app.consumer.seek(tp, behind_from[tp.partition])
+            for tp, offset in first_missing.items():
+                await app.consumer.seek(tp, offset)
             processor.rewound = True
         return
     log.critical(

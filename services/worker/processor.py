@@ -115,7 +115,7 @@ class BatchProcessor:
         self._send = send
         self._changelog = changelog
         self._seek = seek
-        self._gaps: dict[tuple[str, int, int, int], int] = {}
+        self._gaps: dict[tuple[str, int], tuple[tuple[int, int], int]] = {}
         self._scope = scope
         self.metrics = metrics
         self.max_send_attempts = max_send_attempts
@@ -254,9 +254,11 @@ class BatchProcessor:
         """
         if self._seek is None:
             return False
-        key = (rec.topic, rec.partition, expected, rec.offset)
-        seen = self._gaps.get(key, 0) + 1
-        self._gaps[key] = seen
+        # only the latest hole per partition is remembered: bounded by the partitions
+        tp, hole = (rec.topic, rec.partition), (expected, rec.offset)
+        last_hole, seen = self._gaps.get(tp, (hole, 0))
+        seen = seen + 1 if last_hole == hole else 1
+        self._gaps[tp] = (hole, seen)
         if self.metrics is not None:
             self.metrics.errors.labels(stage="offset-gap").inc()
         if seen > GAP_CONFIRMATIONS:

@@ -227,8 +227,7 @@ class StateCache:
         if self._snapshot_due():
             self._barrier()
             self._snapshot()
-        stages, self._stages = self._stages, [[]]
-        return [stage for stage in stages if stage]
+        return [stage for stage in self._stages if stage]
 
     def _put(self, key: str, value: Any) -> None:
         if value is None:

@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import bisect
 import hashlib
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Any, NamedTuple
@@ -130,10 +131,15 @@ class AmplificationDetector(Detector):
         self._band_tags = tuple(f":b{i}:" for i in range(options.bands))
         """Per band, the middle of its bucket keys (":b<i>:"), formatted once."""
 
+    def prepare(self, articles: Sequence[ArticleView]) -> None:
+        for v in articles:
+            v.memo[self.name] = self._sketch(v)
+
     def detect(self, article: ArticleView, state: State) -> list[Signal]:
         o = self.opts
         a = article.article
-        sketch = self._sketch(article)
+        memo = article.memo
+        sketch = memo[self.name] if self.name in memo else self._sketch(article)
         if sketch is None:
             return []
         sig, raw_sig = sketch

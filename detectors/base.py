@@ -10,7 +10,7 @@ co-partitioned with articles keyed by country; values must be JSON-serialisable.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, MutableMapping
+from collections.abc import Callable, Iterator, Mapping, MutableMapping, Sequence
 from typing import Any, ClassVar, TypeVar
 
 from pydantic import BaseModel, ConfigDict, ValidationError
@@ -30,6 +30,9 @@ class DetectorOptions(BaseModel):
 class Detector:
     name: ClassVar[str] = ""
     stateful: ClassVar[bool] = False
+    """False: `detect` depends on the article alone and never touches state, so the
+    suite may run it over a whole batch before any stateful detector (it is handed
+    `NO_STATE`, which refuses every access)."""
     Options: ClassVar[type[DetectorOptions]] = DetectorOptions
     after_signals: ClassVar[bool] = False
     """True for second-phase detectors: instead of detect(), the suite calls refine()
@@ -41,6 +44,16 @@ class Detector:
     def __init__(self, options: DetectorOptions) -> None:
         self.options = options
 
+    def prepare(self, articles: Sequence[ArticleView]) -> None:
+        """Optional: compute per-article features of a whole batch at once.
+
+        Called by the suite before `detect` on every article of a batch. Whatever
+        it computes must be a pure function of each article and left on the views
+        (see `ArticleView.memo`), so `detect` gives the same result with or without
+        it; its only purpose is doing in a few vectorised calls what `detect` would
+        otherwise do in many small ones.
+        """
+
     def detect(self, article: ArticleView, state: State) -> list[Signal]:
         raise NotImplementedError
 
@@ -51,6 +64,24 @@ class Detector:
 
 class DetectorConfigError(ValueError):
     pass
+
+
+class _NoState(MutableMapping[str, Any]):
+    """The state handed to detectors declared `stateful = False`: any use is a bug."""
+
+    def _refuse(self, *_: object) -> Any:
+        raise TypeError("a detector declared stateful = False used the state")
+
+    __getitem__ = __setitem__ = __delitem__ = _refuse
+
+    def __iter__(self) -> Iterator[str]:
+        return self._refuse()  # type: ignore[no-any-return]
+
+    def __len__(self) -> int:
+        return self._refuse()  # type: ignore[no-any-return]
+
+
+NO_STATE: State = _NoState()
 
 
 _REGISTRY: dict[str, type[Detector]] = {}

@@ -22,6 +22,7 @@ from __future__ import annotations
 import gzip
 import json
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -30,7 +31,7 @@ from typing import Any
 from pydantic import Field
 
 from detectors.base import Detector, DetectorConfigError, DetectorOptions, State, register
-from detectors.matcher import token_stream, words
+from detectors.matcher import token_stream, token_streams, words
 from detectors.narrative import severity_for
 from detectors.view import ArticleView
 from hybridwatch.events import Evidence, Signal
@@ -164,6 +165,74 @@ class ClaimIndex:
         rows = self.gram_rows.take(at)
         return self._top(self.row_idf.take(rows), rows, known_sq, unknown, top, min_sim)
 
+    def search_many(
+        self, probes: Sequence[str], top: int = 5, min_sim: float = 0.0
+    ) -> list[list[tuple[int, float]]]:
+        """`search(p, len(p), top, min_sim)` for every probe, equal result for result.
+
+        The ASCII probes' n-grams, their de-duplication, the vocabulary lookup and
+        the Cauchy-Schwarz bound run once for the whole batch (article number in the
+        high 32 bits of a uint64 key, so one sort groups and orders every probe's
+        n-grams); only the probes the bound cannot rule out then take the exact
+        per-probe path, so their floats are those of `search`. The bound is summed
+        in another order here, which its slack (`_BOUND_SLACK`) covers many times over.
+        """
+        import numpy as np
+
+        if len(probes) < 4:  # the batch path's fixed cost only pays off over several
+            return [self.search(p, len(p), top, min_sim) for p in probes]
+        out: list[list[tuple[int, float]]] = [[] for _ in probes]
+        streams = token_streams(probes)
+        batch = [i for i, st in enumerate(streams) if st.isascii() and len(st) >= NGRAM]
+        for i, st in enumerate(streams):
+            if not st.isascii():
+                out[i] = self._search_set(ngrams(probes[i], len(probes[i])), top, min_sim)
+        if not batch or not len(self.gram_ids):
+            return out
+        raws = [streams[i].encode("ascii") for i in batch]
+        buf = b"".join(raws)
+        lens = np.array([len(r) for r in raws], dtype=np.int64)
+        begins = np.cumsum(lens) - lens
+        view = np.ndarray((len(buf) - NGRAM + 1,), dtype=">u4", buffer=buf, strides=(1,))
+        # n-gram positions inside each probe (none straddles two probes)
+        counts = lens - NGRAM + 1
+        owner = np.repeat(np.arange(len(batch), dtype=np.uint64), counts)
+        starts = np.repeat(begins - (np.cumsum(counts) - counts), counts) + np.arange(
+            int(counts.sum())
+        )
+        keys = (owner << np.uint64(32)) | view[starts].astype(np.uint64)
+        keys.sort()
+        ids = (keys & np.uint64(0xFFFFFFFF)).astype(np.uint32)
+        probe_of = (keys >> np.uint64(32)).astype(np.int64)
+        first = np.ones(keys.size, dtype=bool)
+        first[1:] = keys[1:] != keys[:-1]
+        pos = self.gram_ids.searchsorted(ids)
+        known = (self.gram_ids_end.take(pos) == ids) & first
+        n = len(batch)
+        distinct = np.bincount(probe_of[first], minlength=n)
+        at = pos[known]
+        at_probe = probe_of[known]
+        n_known = np.bincount(at_probe, minlength=n)
+        if min_sim > 0.0:
+            approx_sq = np.bincount(at_probe, weights=self.gram_sq.take(at), minlength=n)
+            bound = min_sim - _BOUND_SLACK
+            sq = approx_sq + (distinct - n_known) * self.default_idf**2
+            alive = ~(approx_sq * self.max_claim_norm**2 < bound * bound * sq) | (bound <= 0.0)
+        else:
+            alive = np.ones(n, dtype=bool)
+        alive &= n_known > 0
+        seg = np.concatenate(([0], np.cumsum(n_known))).tolist()
+        unknown = (distinct - n_known).tolist()
+        for j in np.flatnonzero(alive).tolist():
+            mine = at[seg[j] : seg[j + 1]]
+            known_sq = float(self.gram_sq.take(mine).cumsum()[-1])
+            if min_sim > 0.0 and self._cannot_reach(known_sq, unknown[j], min_sim):
+                continue
+            rows = self.gram_rows.take(mine)
+            found = self._top(self.row_idf.take(rows), rows, known_sq, unknown[j], top, min_sim)
+            out[batch[j]] = found
+        return out
+
     def _cannot_reach(self, known_sq: float, unknown: int, min_sim: float) -> bool:
         """True when no claim's cosine can reach `min_sim` (Cauchy-Schwarz bound)."""
         bound = min_sim - _BOUND_SLACK
@@ -239,6 +308,19 @@ class ClaimsDetector(Detector):
                 f"detectors.options.claims: cannot load {path}: {err}"
             ) from err
 
+    def _probe(self, article: ArticleView) -> str:
+        """Title plus lede: where a claim is normally stated."""
+        title = article.title.folded
+        lede = article.text.folded[: self.opts.lede_chars]
+        return f"{title} {lede}" if title else lede
+
+    def prepare(self, articles: Sequence[ArticleView]) -> None:
+        """The index search of every article of the batch at once (`search_many`)."""
+        min_sim = self.opts.threshold
+        found = self.index.search_many([self._probe(v) for v in articles], min_sim=min_sim)
+        for v, f in zip(articles, found, strict=True):
+            v.memo[self.name] = (min_sim, f)
+
     def best_match(
         self, article: ArticleView, min_sim: float = 0.0
     ) -> tuple[dict[str, Any], float, str] | None:
@@ -250,11 +332,14 @@ class ClaimsDetector(Detector):
         title = article.title.folded
         text = article.text.folded
         fname = "title" if title and not text else "text"
-        lede = text[: self.opts.lede_chars]
-        probe = f"{title} {lede}" if title else lede
-        limit = len(probe)
+        memo = article.memo.get(self.name)
+        if memo is not None and memo[0] == min_sim:
+            found = memo[1]
+        else:
+            probe = self._probe(article)
+            found = self.index.search(probe, len(probe), min_sim=min_sim)
         own = article.article.id.split("#", 1)[0]
-        for i, sim in self.index.search(probe, limit, min_sim=min_sim):
+        for i, sim in found:
             claim = self.index.claims[i]
             if self.opts.exclude_same_case and claim["case_id"] == own:
                 continue

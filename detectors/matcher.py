@@ -207,6 +207,42 @@ def token_stream(folded: str) -> str:
     return f" {joined}" if joined else ""
 
 
+def token_streams(texts: Sequence[str]) -> list[str]:
+    """`token_stream` of every text, the ASCII ones in one numpy pass for the batch.
+
+    The texts are laid end to end, each padded with a space on both sides, so every
+    text's run starts after a separator and no word crosses into the next text; the
+    collapsed stream is then cut back per text at the kept-byte counts. The result
+    is `token_stream(t)` for each `t` (tests compare them on every kind of input).
+    """
+    if len(texts) == 1 or sum(map(len, texts)) < _NUMPY_FROM:
+        return [token_stream(t) for t in texts]  # numpy's per-call cost would dominate
+    out = [""] * len(texts)
+    ascii_at = [i for i, t in enumerate(texts) if t.isascii()]
+    for i in range(len(texts)):
+        if not texts[i].isascii():
+            out[i] = token_stream(texts[i])
+    if not ascii_at:
+        return out
+    import numpy as np
+
+    padded = [f" {texts[i]} " for i in ascii_at]
+    buf = "".join(padded).encode("ascii").translate(_SEPARATOR_BYTES)
+    spaced = np.frombuffer(buf, np.uint8)
+    word = spaced != 32
+    keep = word.copy()
+    keep[1:] |= word[:-1]
+    joined = spaced[keep].tobytes().decode("ascii")
+    # kept bytes per text: one reduceat over the mask at each text's first byte
+    starts = np.cumsum([0] + [len(p) for p in padded[:-1]])
+    ends = np.cumsum(np.add.reduceat(keep, starts, dtype=np.int64)).tolist()
+    begin = 0
+    for i, end in zip(ascii_at, ends, strict=True):
+        out[i] = f" {joined[begin:end]}" if end > begin else ""
+        begin = end
+    return out
+
+
 _NUMPY_FROM = 600
 """Text length from which `token_stream` collapses spaces with numpy."""
 _SEPARATOR_BYTES = bytes(c if chr(c) in _WORD_CHARS else 32 for c in range(256))
@@ -285,8 +321,10 @@ class Matcher:
     def size(self) -> int:
         return len(self.phrases)
 
-    def scan(self, folded: str) -> Scan:
-        joined = token_stream(folded)
+    def scan(self, folded: str, joined: str | None = None) -> Scan:
+        """Rule hits in folded text; `joined` is its `token_stream` when already known."""
+        if joined is None:
+            joined = token_stream(folded)
         if self._empty or not joined:
             return Scan(folded, joined, [])
         # Hits are kept as the character position of the key's leading space; turning

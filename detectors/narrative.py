@@ -15,7 +15,7 @@ Severity from the pack score (documented in docs/detectors.md):
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -23,7 +23,7 @@ from typing import Literal
 from pydantic import Field
 
 from detectors.base import Detector, DetectorConfigError, DetectorOptions, State, register
-from detectors.matcher import Matcher, Rule, RuleHit, Scan
+from detectors.matcher import Matcher, Rule, RuleHit, Scan, token_streams
 from detectors.rulepack import Pack, PackError, load_packs
 from detectors.view import ArticleView, FoldedField
 from hybridwatch.events import Evidence, Severity, Signal
@@ -111,15 +111,23 @@ class NarrativeDetector(Detector):
                 rules.extend(_as_cue(r) for r in pack.rules())
         self.matcher = Matcher(rules)
 
+    def prepare(self, articles: Sequence[ArticleView]) -> None:
+        """Token streams of every title and text of the batch in two numpy passes."""
+        titles = token_streams([v.title.folded for v in articles])
+        texts = token_streams([v.text.folded for v in articles])
+        for v, title, text in zip(articles, titles, texts, strict=True):
+            v.memo[self.name] = {"title": title, "text": text}
+
     def analyse(self, article: ArticleView) -> list[PackScore]:
         """Score every pack that matched, strongest first (also used by tests and eval)."""
         per_pack: dict[str, list[tuple[FieldName, Scan, RuleHit]]] = {}
         cues: dict[FieldName, tuple[Scan, list[RuleHit]]] = {}
+        streams: dict[str, str] = article.memo.get(self.name) or {}
         for fname in ("title", "text"):
             folded: FoldedField = article.folded(fname)
             if not folded.folded:
                 continue
-            scan = self.matcher.scan(folded.folded)
+            scan = self.matcher.scan(folded.folded, streams.get(fname))
             for h in scan.hits:
                 if h.rule.group == CUE_GROUP:
                     cues.setdefault(fname, (scan, []))[1].append(h)

@@ -68,6 +68,9 @@ class ArticleView:
 
     article: Article
     _cache: dict[str, FoldedField] = field(default_factory=dict, repr=False)
+    memo: dict[str, Any] = field(default_factory=dict, repr=False)
+    """Per-article features a detector computed for a whole batch (`Detector.prepare`),
+    keyed by the detector's name; only ever a pure function of the article."""
 
     def folded(self, name: str) -> FoldedField:
         cached = self._cache.get(name)

@@ -18,6 +18,16 @@ from hybridwatch import __version__
 from hybridwatch.config import ConfigError, Settings, load_settings
 
 
+def _positive_int(raw: str) -> int:
+    try:
+        value = int(raw)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {raw!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
 def _add_config(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--config",
@@ -44,6 +54,13 @@ def build_parser() -> argparse.ArgumentParser:
     _add_config(p)
     p.add_argument("--input", "-i", default="-", help="articles JSONL (default: stdin)")
     p.add_argument("--output", "-o", default="-", help="results JSONL (default: stdout)")
+    p.add_argument(
+        "--batch",
+        type=_positive_int,
+        default=None,
+        help="articles processed together (default 256); results are written a batch at "
+        "a time (1: answer each line as soon as it is read; same results whatever the size)",
+    )
 
     p = sub.add_parser("eval", help="evaluate the detectors on labelled JSONL")
     _add_config(p)

@@ -24,13 +24,16 @@ import argparse
 import json
 import sys
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from hybridwatch.commands.batch import RecordError, article_from_record, country_codes
-from hybridwatch.commands.detect import build_suite
+from hybridwatch.commands.detect import DEFAULT_BATCH, build_suite
 from hybridwatch.config import Settings
 from hybridwatch.events import WESTERN_BALKANS, Article, Signal
 from hybridwatch.textfold import cyrillic_share
+
+if TYPE_CHECKING:
+    from detectors.pipeline import Detection
 
 LABELS = ("disinfo", "disproof", "neutral")
 AUDIENCE = {
@@ -103,13 +106,16 @@ def evaluate(records: list[dict[str, Any]], settings: Settings) -> tuple[dict[st
     state: dict[str, Any] = {}
     variants: dict[str, list[Outcome]] = {"full": [], "without_claims": [], "claims_only": []}
     problems: list[str] = []
+    good: list[tuple[dict[str, Any], Article]] = []
     for rec in records:
         try:
-            article = to_article(rec)
+            good.append((rec, to_article(rec)))
         except RecordError as e:
             problems.append(f"{rec['_where']}: {e}")
-            continue
-        det = suite.process(article, state)
+    detections: list[Detection] = []
+    for i in range(0, len(good), DEFAULT_BATCH):
+        detections += suite.process_all([a for _, a in good[i : i + DEFAULT_BATCH]], state)
+    for (rec, article), det in zip(good, detections, strict=True):
         lang = record_language(rec)
         countries = tuple(
             c

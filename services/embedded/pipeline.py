@@ -136,9 +136,10 @@ class EmbeddedPipeline:
         signals: list[Signal] = []
         alerts: list[Alert] = []
         flagged = 0
-        for article in articles:
+        for prepared in self.suite.prepare(articles):
+            article = prepared.article
             try:
-                detection = self.suite.process(article, self.state)
+                detection = self.suite.process(prepared, self.state)
             except Exception as err:
                 # Keep the article (it is evidence too) and say loudly which one failed.
                 self.stats.detector_errors += 1

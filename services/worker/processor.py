@@ -30,7 +30,7 @@ from collections.abc import Awaitable, Callable, Iterator, MutableMapping, Seque
 from dataclasses import dataclass, field
 from typing import Any
 
-from detectors.pipeline import DetectorSuite
+from detectors.pipeline import DetectorSuite, Prepared
 from hybridwatch.events import Article, ContractError
 from hybridwatch.topics import Topics
 from services.kafka.codec import Headers, Record, dead_letter_headers, decode_event, encode
@@ -171,6 +171,7 @@ class BatchProcessor:
                 part = Overlay(cache)
                 applied = cache.offset
                 last = applied
+                todo: list[Incoming] = []
                 for rec in recs:
                     if rec.offset <= applied:
                         report.skipped += 1
@@ -184,7 +185,8 @@ class BatchProcessor:
                     last = max(last, rec.offset)
                     if self.metrics is not None:
                         self.metrics.articles_in.inc()
-                    outs.extend(self._one(rec, part, cache, report))
+                    todo.append(rec)
+                outs.extend(self._run(todo, part, cache, report))
                 # what the watchdog may count as handled: not records past a rewind
                 handled = last if partition in report.rewound else max(last, recs[-1].offset)
                 self.positions[(topic, partition)] = max(
@@ -283,17 +285,39 @@ class BatchProcessor:
         )
         return True
 
-    def _one(
-        self, rec: Incoming, part: Overlay, cache: StateCache, report: BatchReport
+    def _run(
+        self, recs: list[Incoming], part: Overlay, cache: StateCache, report: BatchReport
     ) -> list[_Out]:
-        try:
-            article = decode_event(Article, rec.value, rec.headers)
-        except ContractError as err:
-            report.dead += 1
-            return [self._dead(rec, "invalid-article", str(err))]
+        """One partition's records in offset order: decode, then the suite over the batch."""
+        decoded: list[tuple[Incoming, Article | _Out]] = []
+        for rec in recs:
+            try:
+                decoded.append((rec, decode_event(Article, rec.value, rec.headers)))
+            except ContractError as err:
+                report.dead += 1
+                decoded.append((rec, self._dead(rec, "invalid-article", str(err))))
+        # state-free detectors over the whole batch at once (detectors/pipeline.py)
+        prepared = iter(self.suite.prepare([a for _, a in decoded if isinstance(a, Article)]))
+        outs: list[_Out] = []
+        for rec, item in decoded:
+            if isinstance(item, _Out):
+                outs.append(item)
+            else:
+                outs.extend(self._one(rec, next(prepared), part, cache, report))
+        return outs
+
+    def _one(
+        self,
+        rec: Incoming,
+        prepared: Prepared,
+        part: Overlay,
+        cache: StateCache,
+        report: BatchReport,
+    ) -> list[_Out]:
+        article = prepared.article
         view = Overlay(cache, under=part)
         try:
-            detection = self.suite.process(article, view)
+            detection = self.suite.process(prepared, view)
         except Exception as err:  # a detector bug must not stop the stream
             # it may have mutated values it read in place: re-read them from the table
             cache.forget(view.read)

@@ -74,6 +74,51 @@ def test_detect_is_deterministic(tmp_path: Path) -> None:
     assert a == b and a.count("\n") == 2
 
 
+def test_detect_batch_size_changes_no_result_and_keeps_line_order(tmp_path: Path) -> None:
+    # every line of LINES (good and malformed) three times, with varied ids: batches of
+    # 1, 4 and the default cut the stream at different places
+    lines = []
+    for rep in range(3):
+        for line in LINES:
+            try:
+                rec = json.loads(line)
+            except json.JSONDecodeError:
+                lines.append(line)
+                continue
+            if isinstance(rec, dict):
+                rec["id"] = f"{rec['id']}-{rep}"
+                lines.append(json.dumps(rec))
+            else:
+                lines.append(line)
+    src = tmp_path / "a.jsonl"
+    src.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    outs = [
+        run_cli("detect", "-i", str(src), *extra)
+        for extra in ((), ("--batch", "1"), ("--batch", "4"))
+    ]
+    assert all(p.returncode == 0 for p in outs), [p.stderr for p in outs]
+    assert outs[0].stdout == outs[1].stdout == outs[2].stdout
+    rows = [json.loads(x) for x in outs[0].stdout.splitlines()]
+    assert len(rows) == len(lines)
+    assert [r.get("line") for r in rows if "error" in r] == [
+        2,
+        4,
+        5,
+        6,
+        8,
+        10,
+        11,
+        12,
+        14,
+        16,
+        17,
+        18,
+    ]
+    assert rows[0]["article_id"] == "s1-0" and rows[0]["flagged"] is True
+    bad = run_cli("detect", "-i", str(src), "--batch", "0")
+    assert bad.returncode == 2 and "--batch" in bad.stderr
+
+
 def test_detect_fails_only_when_input_cannot_be_opened(tmp_path: Path) -> None:
     proc = run_cli("detect", "--input", str(tmp_path / "missing.jsonl"))
     assert proc.returncode == 1

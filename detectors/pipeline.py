@@ -78,8 +78,8 @@ class DetectorSuite:
 
         Why batches: one detector over many articles keeps its automaton, index and
         code hot in the CPU caches, and lets `Detector.prepare` vectorise across
-        articles; interleaving every detector per article measured ~20 % slower
-        (bench/detect_bench.py prints both). Results do not change: state-free
+        articles; interleaving every detector per article gave ~30 % fewer articles
+        per second (bench/detect_bench.py prints both). Results do not change: state-free
         detectors see nothing but their article, and `process` assembles each
         article's signals in the same detector order as one-at-a-time processing.
         Never raises: a failure is kept on its article (`Prepared.error`).

@@ -2,8 +2,9 @@
 
 What a feed server can do to us and what stops it:
 
-* point us at internal services (directly or via a redirect) -> every hop goes
-  through the SSRF guard (ssrf.py); redirects are followed by hand, counted
+* point us at internal services (directly, via a redirect or by DNS rebinding) ->
+  every hop goes through the SSRF guard (ssrf.py), and connections go only to the
+  addresses it checked (guarded_connect.py); redirects are followed by hand, counted
   (`ingest.max_redirects`) and a loop is reported as a loop;
 * send an endless or huge body, or a gzip bomb -> the body is streamed and both
   the bytes on the wire and the decompressed bytes are capped at
@@ -33,7 +34,8 @@ from urllib.parse import urljoin, urlsplit
 import httpx
 
 from hybridwatch.config import IngestSettings
-from ingest.ssrf import SsrfRefused, check_url, parse_networks
+from ingest.guarded_connect import guarded_transport
+from ingest.ssrf import Resolver, SsrfRefused, check_url, parse_networks, resolve
 
 REDIRECT_CODES = frozenset({301, 302, 303, 307, 308})
 ACCEPT = "application/rss+xml, application/atom+xml, application/rdf+xml;q=0.9, application/xml;q=0.9, text/xml;q=0.9, */*;q=0.5"
@@ -155,11 +157,10 @@ class _HostSlot:
 class Fetcher:
     """One shared httpx client plus the per-host and global limits."""
 
-    def __init__(
-        self, settings: IngestSettings, transport: httpx.AsyncBaseTransport | None = None
-    ) -> None:
+    def __init__(self, settings: IngestSettings, resolver: Resolver = resolve) -> None:
         self.settings = settings
         self._allow = parse_networks(settings.allow_networks)
+        self._resolver = resolver
         self._timeout = httpx.Timeout(
             connect=settings.connect_timeout,
             read=settings.read_timeout,
@@ -167,20 +168,22 @@ class Fetcher:
             pool=settings.connect_timeout + settings.read_timeout,
         )
         self._deadline = settings.connect_timeout + 2 * settings.read_timeout
+        limits = httpx.Limits(
+            max_connections=settings.concurrency + 8,
+            max_keepalive_connections=min(settings.concurrency, 64),
+        )
         self._client = httpx.AsyncClient(
             follow_redirects=False,
             timeout=self._timeout,
-            limits=httpx.Limits(
-                max_connections=settings.concurrency + 8,
-                max_keepalive_connections=min(settings.concurrency, 64),
-            ),
+            limits=limits,
             headers={
                 "User-Agent": settings.user_agent,
                 "Accept": ACCEPT,
                 "Accept-Encoding": "gzip, deflate",
             },
             trust_env=False,
-            transport=transport,
+            # connects only to addresses the SSRF guard checked (DNS rebinding)
+            transport=guarded_transport(self._allow, limits, resolver),
         )
         self._global = asyncio.Semaphore(settings.concurrency)
         self._hosts: dict[str, _HostSlot] = {}
@@ -217,7 +220,7 @@ class Fetcher:
                 raise FetchError(f"redirect loop: {chain}", kind="redirect-loop")
             visited.append(current)
             try:
-                await check_url(current, self._allow)
+                await check_url(current, self._allow, self._resolver)
             except SsrfRefused as err:
                 raise FetchError(str(err), kind="refused") from err
             async with self._slot(current):
@@ -248,6 +251,8 @@ class Fetcher:
                 return await self._exchange(url, headers)
         except FetchError:
             raise
+        except SsrfRefused as err:  # the connect-time check (ingest/guarded_connect.py)
+            raise FetchError(str(err), kind="refused") from err
         except TimeoutError as err:
             raise FetchError(
                 f"timeout: the response from {host} took longer than {self._deadline:g}s in total",

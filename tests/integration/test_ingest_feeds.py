@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import gzip
+import ipaddress
 import itertools
 from collections.abc import Sequence
 from pathlib import Path
@@ -18,7 +19,9 @@ import pytest
 
 from hybridwatch.config import IngestSettings, Settings, SourceConfig
 from hybridwatch.events import Article
+from ingest.fetch import Fetcher, FetchError
 from ingest.poller import Poller
+from ingest.ssrf import IPAddress
 from ingest.state import IngestState
 from tests.fixtures.http import FeedServer, RecordedRequest, Route
 
@@ -313,6 +316,54 @@ async def test_redirect_to_an_internal_address_is_refused(
     url = feed_server.route("/r", status=302, location="http://10.0.0.1/latest.xml")
     report = await _poll(_settings(), [_src("evil", url)], state, Collector())
     assert "10.0.0.1 (private address)" in (report.outcome("evil").error or "")
+
+
+class _Rebinding:
+    """A resolver for one made-up name that answers like a DNS-rebinding server:
+    a public address to the first lookup, then the loopback address."""
+
+    def __init__(self, first: str = "8.8.8.8", then: str = "127.0.0.1") -> None:
+        self.answers = [first]
+        self.then = then
+        self.lookups: list[str] = []
+
+    async def __call__(self, host: str, port: int) -> list[IPAddress]:
+        self.lookups.append(host)
+        answer = self.answers.pop(0) if self.answers else self.then
+        return [ipaddress.ip_address(answer)]
+
+
+async def test_dns_rebinding_to_loopback_is_refused_at_connect(feed_server: FeedServer) -> None:
+    feed_server.route("/rss", body=_feed("sq-kosovo.xml"))
+    resolver = _Rebinding()
+    fetcher = Fetcher(_settings(allow_networks=()).ingest, resolver)
+    try:
+        with pytest.raises(FetchError) as caught:
+            await fetcher.fetch(f"http://rebind.test:{feed_server.port}/rss")
+    finally:
+        await fetcher.aclose()
+    assert caught.value.kind == "refused"
+    assert "127.0.0.1 (loopback address)" in str(caught.value)
+    assert resolver.lookups == ["rebind.test", "rebind.test"]  # the guard, then the connect
+    assert feed_server.requests_for("/rss") == []  # the loopback server was never contacted
+
+
+async def test_connection_goes_to_the_checked_address_with_the_name_as_host(
+    feed_server: FeedServer,
+) -> None:
+    url = f"http://feeds.test:{feed_server.port}/rss"
+    feed_server.route("/rss", body=_feed("sq-kosovo.xml"))
+    resolver = _Rebinding(first="127.0.0.1")
+    fetcher = Fetcher(_settings().ingest, resolver)  # 127.0.0.0/8 allowed
+    try:
+        result = await fetcher.fetch(url)
+    finally:
+        await fetcher.aclose()
+    assert result.status_code == 200 and result.body == _feed("sq-kosovo.xml")
+    (req,) = feed_server.requests_for("/rss")
+    assert {k.lower(): v for k, v in req.headers.items()}[
+        "host"
+    ] == f"feeds.test:{feed_server.port}"
 
 
 async def test_run_polls_then_stops_cleanly(feed_server: FeedServer, state: IngestState) -> None:

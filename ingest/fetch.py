@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import asyncio
 import email.utils
+import ssl
 import zlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -157,7 +158,14 @@ class _HostSlot:
 class Fetcher:
     """One shared httpx client plus the per-host and global limits."""
 
-    def __init__(self, settings: IngestSettings, resolver: Resolver = resolve) -> None:
+    def __init__(
+        self,
+        settings: IngestSettings,
+        resolver: Resolver = resolve,
+        ssl_context: ssl.SSLContext | None = None,
+    ) -> None:
+        """`resolver` and `ssl_context` (default: system resolver, certifi's CAs) exist
+        so tests can point a made-up name at a local server with its own certificate."""
         self.settings = settings
         self._allow = parse_networks(settings.allow_networks)
         self._resolver = resolver
@@ -183,7 +191,7 @@ class Fetcher:
             },
             trust_env=False,
             # connects only to addresses the SSRF guard checked (DNS rebinding)
-            transport=guarded_transport(self._allow, limits, resolver),
+            transport=guarded_transport(self._allow, limits, resolver, ssl_context),
         )
         self._global = asyncio.Semaphore(settings.concurrency)
         self._hosts: dict[str, _HostSlot] = {}

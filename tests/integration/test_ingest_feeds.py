@@ -12,6 +12,8 @@ import asyncio
 import gzip
 import ipaddress
 import itertools
+import ssl
+import subprocess
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -364,6 +366,46 @@ async def test_connection_goes_to_the_checked_address_with_the_name_as_host(
     assert {k.lower(): v for k, v in req.headers.items()}[
         "host"
     ] == f"feeds.test:{feed_server.port}"
+
+
+def _certificate(tmp_path: Path, name: str) -> tuple[Path, Path]:
+    """A throw-away self-signed certificate for `name` (openssl CLI)."""
+    cert, key = tmp_path / f"{name}.crt", tmp_path / f"{name}.key"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
+         "-keyout", str(key), "-out", str(cert), "-subj", f"/CN={name}",
+         "-addext", f"subjectAltName=DNS:{name}"],
+        check=True, capture_output=True, timeout=120,
+    )  # fmt: skip
+    return cert, key
+
+
+@pytest.mark.parametrize("cert_name", ["feeds.test", "other.test"])
+async def test_https_to_the_checked_address_verifies_the_url_host_name(
+    tmp_path: Path, cert_name: str
+) -> None:
+    # The connection goes to 127.0.0.1, but TLS must still check the certificate
+    # against the URL's host (SNI + hostname verification): a certificate for
+    # another name is refused.
+    cert, key = _certificate(tmp_path, cert_name)
+    server_tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    server_tls.load_cert_chain(cert, key)
+    client_tls = ssl.create_default_context(cafile=str(cert))
+    with FeedServer(tls=server_tls) as server:
+        server.route("/rss", body=_feed("sq-kosovo.xml"))
+        fetcher = Fetcher(_settings().ingest, _Rebinding(first="127.0.0.1"), client_tls)
+        try:
+            if cert_name == "feeds.test":
+                result = await fetcher.fetch(f"https://feeds.test:{server.port}/rss")
+                assert result.status_code == 200 and result.body == _feed("sq-kosovo.xml")
+            else:
+                with pytest.raises(FetchError) as caught:
+                    await fetcher.fetch(f"https://feeds.test:{server.port}/rss")
+                assert caught.value.kind == "connect"
+                assert "certificate" in str(caught.value).lower()
+                assert server.requests_for("/rss") == []
+        finally:
+            await fetcher.aclose()
 
 
 async def test_run_polls_then_stops_cleanly(feed_server: FeedServer, state: IngestState) -> None:

@@ -19,7 +19,15 @@ from typing import Any, Literal
 from urllib.parse import urlsplit
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 DEFAULT_CONFIG_FILE = "hybridwatch.yaml"
 ENV_PREFIX = "HW_"
@@ -110,10 +118,108 @@ class ApiSettings(_Frozen):
     port: int = Field(default=8686, ge=0, le=65535)
 
 
+def _http_url(v: str) -> str:
+    parts = urlsplit(v)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError(f"must be an absolute http(s) URL, got {v!r}")
+    return v
+
+
+class _HttpEndpoint(_Frozen):
+    url: str
+    timeout: float = Field(default=10.0, gt=0, le=120)
+
+    @field_validator("url")
+    @classmethod
+    def _url(cls, v: str) -> str:
+        return _http_url(v)
+
+
+class WebhookChannel(_HttpEndpoint):
+    """POST of the alert as JSON to `url`, signed with HMAC-SHA256 when `secret` is set."""
+
+    secret: SecretStr | None = None
+
+
+class ChatChannel(_HttpEndpoint):
+    """Incoming-webhook chat (Slack, Mattermost, Rocket.Chat: a JSON {"text": ...} POST)."""
+
+
+class SmtpSettings(_Frozen):
+    """The mail server alerts are sent through (one for every e-mail subscription)."""
+
+    host: str = Field(min_length=1)
+    port: int = Field(default=587, ge=1, le=65535)
+    security: Literal["starttls", "tls", "none"] = "starttls"
+    """starttls: plain connection upgraded with STARTTLS (port 587); tls: TLS from the
+    first byte (port 465); none: no encryption (a relay on localhost, tests)."""
+    username: str | None = None
+    password: SecretStr | None = None
+    sender: str = Field(pattern=r"^[^@\s]+@[^@\s]+$")
+    timeout: float = Field(default=15.0, gt=0, le=300)
+
+
+class SubscriptionSettings(_Frozen):
+    """Who hears about which signals, and through which channels."""
+
+    id: str = Field(pattern=r"^[a-z0-9][a-z0-9._-]*$")
+    min_severity: Literal["low", "medium", "high", "critical"] = "high"
+    countries: tuple[str, ...] = ()
+    """Source countries (ISO codes); empty: every country."""
+    narratives: tuple[str, ...] = ()
+    """Narrative pack ids; empty: every signal, with or without a narrative."""
+    webhook: WebhookChannel | None = None
+    chat: ChatChannel | None = None
+    email: tuple[str, ...] = ()
+    """Recipients; needs `alerts.smtp`."""
+    max_per_hour: int = Field(default=30, ge=1, le=10_000)
+    """Messages per channel per rolling hour. Beyond it, alerts are not dropped: the
+    rest of a batch goes out as one digest, and when even that is over budget they
+    wait (undelivered, in the outbox) for the next retry."""
+    replays: bool = False
+    """Deliver alerts raised while replaying history (off: a replay never pages anyone)."""
+
+    @field_validator("countries")
+    @classmethod
+    def _countries(cls, v: tuple[str, ...]) -> tuple[str, ...]:
+        for c in v:
+            if not (len(c) == 2 and c.isalpha() and c.isupper()):
+                raise ValueError(f"country codes are two capital letters, got {c!r}")
+        return v
+
+    @field_validator("email")
+    @classmethod
+    def _emails(cls, v: tuple[str, ...]) -> tuple[str, ...]:
+        for addr in v:
+            if addr.count("@") != 1 or any(ch.isspace() for ch in addr) or addr.startswith("@"):
+                raise ValueError(f"not an e-mail address: {addr!r}")
+        return v
+
+
 class AlertSettings(_Frozen):
     console: bool = True
     jsonl: bool = True
     min_severity: Literal["low", "medium", "high", "critical"] = "high"
+    """Threshold of the built-in "console" subscription (console line + JSONL file)."""
+    smtp: SmtpSettings | None = None
+    subscriptions: tuple[SubscriptionSettings, ...] = ()
+    retry_seconds: float = Field(default=60.0, ge=1, le=3600)
+    """How often undelivered alerts (a channel was down, or over its hourly budget)
+    are tried again while the process runs; they are also tried at every start."""
+
+    @model_validator(mode="after")
+    def _subscriptions(self) -> AlertSettings:
+        seen: set[str] = {"console"}
+        for i, sub in enumerate(self.subscriptions):
+            where = f"alerts.subscriptions[{i}] ({sub.id})"
+            if sub.id in seen:
+                raise ValueError(f"{where}: the id is used twice ('console' is built in)")
+            seen.add(sub.id)
+            if sub.email and self.smtp is None:
+                raise ValueError(f"{where}: e-mail recipients need alerts.smtp (the mail server)")
+            if sub.webhook is None and sub.chat is None and not sub.email:
+                raise ValueError(f"{where}: no channel (webhook, chat or email)")
+        return self
 
 
 class KafkaSettings(_Frozen):

@@ -7,13 +7,26 @@ same id and the outbox (a table keyed by alert id) refuses it as already known.
 
 No misses: alerts are written in the same transaction as the article and its signals
 (`alerts_for` only builds them), delivered after commit, and marked delivered only
-when every notifier accepted them; anything undelivered is retried on the next start.
+when every channel of their subscription took them; anything undelivered is retried
+by the runtime every `alerts.retry_seconds` and on the next start. A channel that
+already took an alert is not sent it again by this process when another channel of
+the same subscription failed (per-channel bookkeeping in memory; after a restart a
+repeat is possible, and receivers drop it by the alert id).
+
+Flood control, per channel: at most `max_per_hour` messages in any rolling hour.
+A batch that does not fit is not cut short: what exceeds the budget goes out as one
+digest message, and when not even that fits the alerts wait in the outbox for a
+later round. Nothing is dropped; a flood becomes a few digests. The clock here is
+processing time on purpose: it paces messages to people and decides no signal.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -33,6 +46,10 @@ class Subscription:
     min_severity: Severity = "high"
     countries: tuple[str, ...] = ()
     narratives: tuple[str, ...] = ()
+    max_per_hour: int | None = None
+    """Messages per channel per rolling hour (None: no limit, for local sinks)."""
+    replays: bool = True
+    """Deliver alerts raised while replaying history to this subscription's channels."""
 
     def wants(self, signal: Signal) -> bool:
         if SEVERITY_ORDER[signal.severity] < SEVERITY_ORDER[self.min_severity]:
@@ -61,19 +78,37 @@ def summarize(article: Article, signals: Sequence[Signal]) -> str:
 
 
 class Alerter:
+    """Builds alerts and delivers them to each subscription's channels.
+
+    `notifiers` serve every subscription that has no entry in `channels` (the
+    built-in "console" subscription: console line + JSONL file).
+    """
+
     def __init__(
         self,
         subscriptions: Sequence[Subscription],
         notifiers: Sequence[Notifier],
         outbox: AlertOutbox,
         replay: bool = False,
+        channels: Mapping[str, Sequence[Notifier]] | None = None,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.subscriptions = tuple(subscriptions)
         self.notifiers = tuple(notifiers)
         self.outbox = outbox
         self.replay = replay
+        self.channels = {k: tuple(v) for k, v in (channels or {}).items()}
         self.delivered = 0
         self.failed = 0
+        self.digests = 0
+        self.held = 0
+        self._subs = {s.id: s for s in self.subscriptions}
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._taken: set[tuple[str, str]] = set()
+        """(alert id, channel) pairs delivered by this process, until the alert is done."""
+        self._sent_at: dict[str, deque[float]] = {}
+        """Per channel: when its messages of the last hour went out."""
 
     def alerts_for(self, article: Article, signals: Sequence[Signal]) -> list[Alert]:
         """The alerts this article's signals deserve (pure; nothing is sent here)."""
@@ -98,19 +133,46 @@ class Alerter:
             )
         return out
 
+    def _targets(self, sub_id: str) -> tuple[Notifier, ...]:
+        return self.channels.get(sub_id, self.notifiers)
+
     def deliver(self, alerts: Sequence[Alert]) -> int:
-        """Send alerts to every notifier; mark delivered those that all accepted."""
+        """Send alerts to their subscription's channels; mark delivered the ones every
+        channel took. Returns how many were marked (thread-safe: the runtime's retry
+        round and its batch delivery may overlap)."""
+        with self._lock:
+            return self._deliver(alerts)
+
+    def _deliver(self, alerts: Sequence[Alert]) -> int:
+        queues: dict[str, tuple[Notifier, Subscription | None, list[Alert]]] = {}
+        for alert in alerts:
+            sub = self._subs.get(alert.subscription_id)
+            if sub is None:
+                # the subscription was removed from the configuration since
+                log.warning(
+                    "alert %s belongs to subscription %r, which is no longer configured: "
+                    "sent to the default notifiers",
+                    alert.id,
+                    alert.subscription_id,
+                )
+            for n in self._targets(alert.subscription_id):
+                key = f"{alert.subscription_id}/{n.name}"
+                if (alert.id, key) in self._taken:
+                    continue
+                if alert.replay and sub is not None and not sub.replays:
+                    self._taken.add((alert.id, key))  # by policy: a replay pages nobody
+                    continue
+                queues.setdefault(key, (n, sub, []))[2].append(alert)
+        for key, (notifier, sub, items) in queues.items():
+            self._send(key, notifier, sub.max_per_hour if sub else None, items)
         done: list[str] = []
         for alert in alerts:
-            ok = True
-            for notifier in self.notifiers:
-                try:
-                    notifier.send(alert)
-                except Exception as err:  # one bad channel must not stop the others
-                    ok = False
-                    log.error("notifier %s failed for alert %s: %s", notifier.name, alert.id, err)
-            if ok:
+            keys = [
+                f"{alert.subscription_id}/{n.name}" for n in self._targets(alert.subscription_id)
+            ]
+            if all((alert.id, k) in self._taken for k in keys):
                 done.append(alert.id)
+                self._taken.difference_update((alert.id, k) for k in keys)
             else:
                 self.failed += 1
         if done:
@@ -118,10 +180,53 @@ class Alerter:
             self.delivered += len(done)
         return len(done)
 
+    def _budget(self, key: str, limit: int | None) -> int | None:
+        if limit is None:
+            return None
+        sent = self._sent_at.setdefault(key, deque())
+        horizon = self._clock() - 3600.0
+        while sent and sent[0] <= horizon:
+            sent.popleft()
+        return max(0, limit - len(sent))
+
+    def _send(self, key: str, notifier: Notifier, limit: int | None, items: list[Alert]) -> None:
+        budget = self._budget(key, limit)
+        if budget is None or len(items) <= budget:
+            singles, digest = items, []
+        elif budget >= 1:
+            singles, digest = items[: budget - 1], items[budget - 1 :]
+        else:
+            self.held += len(items)
+            log.info("channel %s: hourly budget used up; %d alert(s) wait", key, len(items))
+            return
+        for alert in singles:
+            try:
+                notifier.send(alert)
+            except Exception as err:  # one bad channel must not stop the others
+                log.error("channel %s failed for alert %s: %s", key, alert.id, err)
+                return  # it is down: the rest waits for the next round
+            self._taken.add((alert.id, key))
+            self._spent(key, limit)
+        if digest:
+            try:
+                notifier.send_digest(digest)
+            except Exception as err:
+                log.error("channel %s failed for a digest of %d alerts: %s", key, len(digest), err)
+                return
+            self._taken.update((a.id, key) for a in digest)
+            self._spent(key, limit)
+            self.digests += 1
+
+    def _spent(self, key: str, limit: int | None) -> None:
+        if limit is not None:
+            self._sent_at.setdefault(key, deque()).append(self._clock())
+
     def deliver_pending(self) -> int:
-        """Deliver what a previous run stored but did not get out."""
+        """Deliver what is stored but not yet out (a previous run, a channel that was
+        down, alerts over their hourly budget)."""
         return self.deliver(self.outbox.pending_alerts())
 
     def close(self) -> None:
-        for notifier in self.notifiers:
+        closing = list(self.notifiers) + [n for ns in self.channels.values() for n in ns]
+        for notifier in closing:
             notifier.close()

@@ -1,4 +1,6 @@
-"""The Notifier port and the two embedded notifiers (console line, JSONL file).
+"""The Notifier port and the two local notifiers (console line, JSONL file).
+
+Subscription channels (webhook, chat, e-mail) are in channels.py.
 
 A notifier delivers one alert somewhere. It raises on failure so the alert stays in
 the outbox and is delivered again on the next start (at-least-once; the alert id lets
@@ -11,6 +13,7 @@ import json
 import os
 import sys
 import threading
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Protocol, TextIO
 
@@ -21,6 +24,10 @@ class Notifier(Protocol):
     name: str
 
     def send(self, alert: Alert) -> None: ...
+
+    def send_digest(self, alerts: Sequence[Alert]) -> None:
+        """Several alerts as one message (flood control); local sinks write each."""
+        ...
 
     def close(self) -> None: ...
 
@@ -44,6 +51,10 @@ class ConsoleNotifier:
         stream = self._stream or sys.stdout
         print(alert_line(alert), file=stream, flush=True)
 
+    def send_digest(self, alerts: Sequence[Alert]) -> None:
+        for alert in alerts:
+            self.send(alert)
+
     def close(self) -> None:
         return None
 
@@ -65,6 +76,10 @@ class JsonlNotifier:
             self._fh.write(line + "\n")
             self._fh.flush()
             os.fsync(self._fh.fileno())
+
+    def send_digest(self, alerts: Sequence[Alert]) -> None:
+        for alert in alerts:
+            self.send(alert)
 
     def close(self) -> None:
         with self._lock:

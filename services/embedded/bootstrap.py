@@ -20,6 +20,7 @@ from detectors.pipeline import DetectorSuite
 from hybridwatch.config import ConfigError, Settings, SourceConfig, load_sources
 from services.alerts.alerter import DEFAULT_SUBSCRIPTION, Alerter, Subscription
 from services.alerts.notifier import ConsoleNotifier, JsonlNotifier, Notifier
+from services.alerts.subscriptions import build_channels, subscriptions_of
 from services.embedded.pipeline import EmbeddedPipeline
 from services.store.sqlite import SqliteStore, StoreSchemaError
 
@@ -89,8 +90,9 @@ def build_alerter(settings: Settings, store: SqliteStore, data_dir: Path) -> Ale
         notifiers.append(ConsoleNotifier())
     if settings.alerts.jsonl:
         notifiers.append(JsonlNotifier(data_dir / ALERTS_FILE))
-    subscription = Subscription(DEFAULT_SUBSCRIPTION, settings.alerts.min_severity)
-    return Alerter([subscription], notifiers, store)
+    subscriptions = [Subscription(DEFAULT_SUBSCRIPTION, settings.alerts.min_severity)]
+    subscriptions += subscriptions_of(settings)
+    return Alerter(subscriptions, notifiers, store, channels=build_channels(settings))
 
 
 def build(settings: Settings) -> Embedded:
@@ -120,6 +122,6 @@ def build(settings: Settings) -> Embedded:
         store.close()
         raise
     alerter = build_alerter(settings, store, data_dir)
-    pipeline = EmbeddedPipeline(suite, store, alerter)
+    pipeline = EmbeddedPipeline(suite, store, alerter, alert_retry=settings.alerts.retry_seconds)
     poller = Poller(settings, sources, ingest_state, pipeline.publish)
     return Embedded(settings, sources, store, ingest_state, suite, alerter, pipeline, poller)

@@ -13,6 +13,7 @@ Detection and the SQLite write run in a worker thread so the API stays responsiv
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import Sequence
@@ -66,10 +67,13 @@ class EmbeddedPipeline:
         store: SqliteStore,
         alerter: Alerter,
         queue_size: int = 16,
+        alert_retry: float = 60.0,
     ) -> None:
         self.suite = suite
         self.store = store
         self.alerter = alerter
+        self.alert_retry = alert_retry
+        self._retry_task: asyncio.Task[None] | None = None
         self.state = TrackedState(store.load_state())
         self.stats = PipelineStats()
         self._queue: asyncio.Queue[_Batch | None] = asyncio.Queue(maxsize=queue_size)
@@ -88,6 +92,18 @@ class EmbeddedPipeline:
         """Deliver alerts a previous run left undelivered, then start the worker."""
         await asyncio.to_thread(self.alerter.deliver_pending)
         self._task = asyncio.create_task(self._work(), name="hybridwatch-pipeline")
+        self._retry_task = asyncio.create_task(self._retry_alerts(), name="hybridwatch-alerts")
+
+    async def _retry_alerts(self) -> None:
+        """Every `alert_retry` seconds: deliver what is still undelivered (a channel was
+        down, or alerts waited for their hourly budget)."""
+        while True:
+            await asyncio.sleep(self.alert_retry)
+            try:
+                await asyncio.to_thread(self.alerter.deliver_pending)
+            except Exception as err:  # the store is busy or gone: try again next round
+                self._remember(f"retrying undelivered alerts failed: {err}")
+                log.error("retrying undelivered alerts failed: %s", err)
 
     async def publish(self, articles: Sequence[Article]) -> None:
         """Return once the batch is durable in SQLite; raise if it could not be stored."""
@@ -102,6 +118,11 @@ class EmbeddedPipeline:
     async def drain_and_stop(self) -> None:
         """Process everything queued, then stop the worker (idempotent)."""
         self._closing = True
+        if self._retry_task is not None:
+            self._retry_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._retry_task
+            self._retry_task = None
         if self._task is None:
             return
         if not self._task.done():

@@ -43,12 +43,17 @@ def serve_feeds(server: FeedServer) -> list[dict[str, Any]]:
     ]  # fmt: skip
 
 
-def write_config(tmp_path: Path, sources: list[dict[str, Any]], port: int = 0) -> Path:
+def write_config(
+    tmp_path: Path,
+    sources: list[dict[str, Any]],
+    port: int = 0,
+    alerts: dict[str, Any] | None = None,
+) -> Path:
     config = {
         "data_dir": str(tmp_path / "data"),
         "sources": sources,
         "ingest": {"allow_networks": ["127.0.0.0/8"], "politeness_delay": 0},
-        "alerts": {"min_severity": "high"},
+        "alerts": {"min_severity": "high", **(alerts or {})},
         "api": {"host": "127.0.0.1", "port": port},
     }
     path = tmp_path / "hybridwatch.yaml"

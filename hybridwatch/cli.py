@@ -96,9 +96,13 @@ def build_parser() -> argparse.ArgumentParser:
     _add_config(p)
     p.add_argument("--loglevel", default="warning")
 
-    p = sub.add_parser("indexer", help="index articles and signals from Kafka into the store")
+    p = sub.add_parser("indexer", help="index articles, signals and alerts from Kafka")
     _add_config(p)
     p.add_argument("--once", action="store_true", help="stop when caught up")
+
+    p = sub.add_parser("alerter", help="deliver alerts from Kafka to the subscriptions' channels")
+    _add_config(p)
+    p.add_argument("--once", action="store_true", help="stop when caught up and delivered")
 
     p = sub.add_parser("topics", help="create the Kafka topics (idempotent)")
     _add_config(p)
@@ -114,6 +118,7 @@ COMMAND_MODULES = {
     "ingest": "hybridwatch.commands.ingest",
     "worker": "hybridwatch.commands.worker",
     "indexer": "hybridwatch.commands.indexer",
+    "alerter": "hybridwatch.commands.alerter",
     "topics": "hybridwatch.commands.topics",
 }
 

@@ -203,6 +203,8 @@ class AlertSettings(_Frozen):
     """Threshold of the built-in "console" subscription (console line + JSONL file)."""
     smtp: SmtpSettings | None = None
     subscriptions: tuple[SubscriptionSettings, ...] = ()
+    group_id: str = "hybridwatch-alerter"
+    """Kafka consumer group of `hybridwatch alerter` (production runtime)."""
     retry_seconds: float = Field(default=60.0, ge=1, le=3600)
     """How often undelivered alerts (a channel was down, or over its hourly budget)
     are tried again while the process runs; they are also tried at every start."""

@@ -1,4 +1,4 @@
-"""Kafka -> search engine: bulk-index articles and signals without loss or duplicates.
+"""Kafka -> search engine: bulk-index articles, signals and alerts without loss or duplicates.
 
 The guarantees and how they are kept:
 
@@ -34,7 +34,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from hybridwatch.config import IndexerSettings
-from hybridwatch.events import Article, ContractError, Signal
+from hybridwatch.events import Alert, Article, ContractError, Signal
 from hybridwatch.topics import Topics
 from services.kafka.codec import dead_letter_headers, decode_event
 from services.store.engine_client import EngineError, EngineUnavailable
@@ -124,6 +124,9 @@ class Indexer:
             if msg.topic == self.topics.signals:
                 s = decode_event(Signal, msg.value, msg.headers)
                 return _Pending(msg, Doc("signals", s.id, s.event_time, s.to_json().encode()))
+            if msg.topic == self.topics.alerts:
+                al = decode_event(Alert, msg.value, msg.headers)
+                return _Pending(msg, Doc("alerts", al.id, al.event_time, al.to_json().encode()))
             return _Pending(msg, reason=f"indexer does not index topic {msg.topic}")
         except ContractError as err:
             return _Pending(msg, reason=f"undecodable record: {err}")
@@ -132,7 +135,7 @@ class Indexer:
 
     def run(self, once: bool = False) -> IndexerStats:
         """Consume until stopped (or, with once=True, until caught up with the topics)."""
-        self.consumer.subscribe([self.topics.articles, self.topics.signals])
+        self.consumer.subscribe([self.topics.articles, self.topics.signals, self.topics.alerts])
         started = time.monotonic()
         batch = _Batch()
         while not self._stopping:

@@ -1,4 +1,4 @@
-"""`hybridwatch indexer`: Kafka (hw.articles, hw.signals) -> Elasticsearch/OpenSearch.
+"""`hybridwatch indexer`: Kafka (hw.articles, hw.signals, hw.alerts) -> Elasticsearch/OpenSearch.
 
 Composition root: creates the consumer, the dead-letter producer and the store (one
 engine client) once, then runs services.indexer.Indexer until SIGTERM/SIGINT, or with

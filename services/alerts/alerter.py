@@ -77,6 +77,39 @@ def summarize(article: Article, signals: Sequence[Signal]) -> str:
     return f"{outlet}: {title!r} - {what} - {article.url}"
 
 
+def build_alerts(
+    subscriptions: Sequence[Subscription],
+    article: Article,
+    signals: Sequence[Signal],
+    replay: bool = False,
+) -> list[Alert]:
+    """One alert per subscription that wants any of the article's signals.
+
+    Pure and deterministic (the id hashes the subscription and the signal ids), so
+    the embedded pipeline and the Kafka worker raise the very same alerts.
+    """
+    out: list[Alert] = []
+    for sub in subscriptions:
+        chosen = sorted((s for s in signals if sub.wants(s)), key=lambda s: s.id)
+        if not chosen:
+            continue
+        ids = tuple(s.id for s in chosen)
+        worst = max(chosen, key=lambda s: SEVERITY_ORDER[s.severity]).severity
+        out.append(
+            Alert(
+                id=Alert.make_id(sub.id, ids),
+                subscription_id=sub.id,
+                signals=ids,
+                country=article.source.country,
+                severity=worst,
+                summary=summarize(article, chosen),
+                event_time=article.published,
+                replay=replay,
+            )
+        )
+    return out
+
+
 class Alerter:
     """Builds alerts and delivers them to each subscription's channels.
 
@@ -112,26 +145,7 @@ class Alerter:
 
     def alerts_for(self, article: Article, signals: Sequence[Signal]) -> list[Alert]:
         """The alerts this article's signals deserve (pure; nothing is sent here)."""
-        out: list[Alert] = []
-        for sub in self.subscriptions:
-            chosen = sorted((s for s in signals if sub.wants(s)), key=lambda s: s.id)
-            if not chosen:
-                continue
-            ids = tuple(s.id for s in chosen)
-            worst = max(chosen, key=lambda s: SEVERITY_ORDER[s.severity]).severity
-            out.append(
-                Alert(
-                    id=Alert.make_id(sub.id, ids),
-                    subscription_id=sub.id,
-                    signals=ids,
-                    country=article.source.country,
-                    severity=worst,
-                    summary=summarize(article, chosen),
-                    event_time=article.published,
-                    replay=self.replay,
-                )
-            )
-        return out
+        return build_alerts(self.subscriptions, article, signals, self.replay)
 
     def _targets(self, sub_id: str) -> tuple[Notifier, ...]:
         return self.channels.get(sub_id, self.notifiers)

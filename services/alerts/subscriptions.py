@@ -7,9 +7,15 @@ embedded process and in the production alerter.
 from __future__ import annotations
 
 from hybridwatch.config import Settings
-from services.alerts.alerter import Subscription
+from services.alerts.alerter import DEFAULT_SUBSCRIPTION, Subscription
 from services.alerts.channels import ChatNotifier, EmailNotifier, WebhookNotifier
 from services.alerts.notifier import Notifier
+
+
+def all_subscriptions(settings: Settings) -> list[Subscription]:
+    """The built-in "console" subscription, then the configured ones."""
+    console = Subscription(DEFAULT_SUBSCRIPTION, settings.alerts.min_severity)
+    return [console, *subscriptions_of(settings)]
 
 
 def subscriptions_of(settings: Settings) -> list[Subscription]:

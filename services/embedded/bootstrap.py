@@ -18,9 +18,9 @@ from typing import Any
 
 from detectors.pipeline import DetectorSuite
 from hybridwatch.config import ConfigError, Settings, SourceConfig, load_sources
-from services.alerts.alerter import DEFAULT_SUBSCRIPTION, Alerter, Subscription
+from services.alerts.alerter import Alerter
 from services.alerts.notifier import ConsoleNotifier, JsonlNotifier, Notifier
-from services.alerts.subscriptions import build_channels, subscriptions_of
+from services.alerts.subscriptions import all_subscriptions, build_channels
 from services.embedded.pipeline import EmbeddedPipeline
 from services.store.sqlite import SqliteStore, StoreSchemaError
 
@@ -90,9 +90,7 @@ def build_alerter(settings: Settings, store: SqliteStore, data_dir: Path) -> Ale
         notifiers.append(ConsoleNotifier())
     if settings.alerts.jsonl:
         notifiers.append(JsonlNotifier(data_dir / ALERTS_FILE))
-    subscriptions = [Subscription(DEFAULT_SUBSCRIPTION, settings.alerts.min_severity)]
-    subscriptions += subscriptions_of(settings)
-    return Alerter(subscriptions, notifiers, store, channels=build_channels(settings))
+    return Alerter(all_subscriptions(settings), notifiers, store, channels=build_channels(settings))
 
 
 def build(settings: Settings) -> Embedded:

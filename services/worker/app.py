@@ -20,6 +20,7 @@ import time
 import weakref
 from collections.abc import Iterator, MutableMapping
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +30,8 @@ from faust.streams import _current_event
 from detectors.pipeline import DetectorSuite
 from hybridwatch.config import ConfigError, Settings
 from hybridwatch.topics import Topics
+from services.alerts.alerter import build_alerts
+from services.alerts.subscriptions import all_subscriptions
 from services.kafka.admin import ensure_topics, require_bootstrap
 from services.metrics import Metrics
 from services.worker.processor import BatchProcessor, Incoming
@@ -176,7 +179,7 @@ def build_worker(settings: Settings, suite: DetectorSuite | None = None) -> Work
     )
     raw_out = {
         name: app.topic(name, key_serializer="raw", value_serializer="raw", replicas=k.replication)
-        for name in (topics.signals, topics.dead_letter)
+        for name in (topics.signals, topics.alerts, topics.dead_letter)
     }
     table = app.Table(
         STATE_TABLE,
@@ -213,6 +216,7 @@ def build_worker(settings: Settings, suite: DetectorSuite | None = None) -> Work
         scope=faust_scope,
         metrics=metrics,
         shards=w.state_shards,
+        alerts_for=partial(build_alerts, all_subscriptions(settings)),
     )
 
     @app.agent(articles, name="detect", concurrency=1)

@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from detectors.pipeline import DetectorSuite, Prepared
-from hybridwatch.events import Article, ContractError
+from hybridwatch.events import Alert, Article, ContractError, Signal
 from hybridwatch.topics import Topics
 from services.kafka.codec import Headers, Record, dead_letter_headers, decode_event, encode
 from services.worker.state import Overlay, StateCache
@@ -48,6 +48,9 @@ GAP_CONFIRMATIONS = 3
 
 ChangelogFn = Callable[[int, str, Any], Awaitable[Any]]
 """changelog(partition, key, value or None) -> resolves when Kafka acknowledged the record."""
+
+AlertsFn = Callable[[Article, Sequence[Signal]], list[Alert]]
+"""(article, its signals) -> the alerts they raise (services.alerts.alerter.build_alerts)."""
 
 SendFn = Callable[[str, bytes | None, bytes | None, Headers], Awaitable[Awaitable[Any]]]
 """send(topic, key, value, headers) -> awaitable that resolves when Kafka acknowledged it."""
@@ -72,6 +75,7 @@ class BatchReport:
     skipped: int = 0
     dead: int = 0
     signals: int = 0
+    alerts: int = 0
     last_offsets: dict[int, int] = field(default_factory=dict)
     rewound: dict[int, int] = field(default_factory=dict)
     """Partitions rewound to an offset because records before it never arrived."""
@@ -108,8 +112,11 @@ class BatchProcessor:
         shards: int = 16,
         snapshot_min_keys: int = 20_000,
         max_deltas: int = 1_000,
+        alerts_for: AlertsFn | None = None,
     ) -> None:
         self.suite = suite
+        self._alerts_for = alerts_for
+        """(article, signals) -> alerts to publish to the alerts topic (None: none)."""
         self.table = table
         self.topics = topics
         self._send = send
@@ -349,6 +356,11 @@ class BatchProcessor:
                 )
             )
         report.signals += len(out)
+        if self._alerts_for is not None and detection.signals:
+            for alert in self._alerts_for(article, detection.signals):
+                a: Record = encode(alert)
+                out.append(_Out(self.topics.alerts, a.key, a.value, a.headers))
+                report.alerts += 1
         return out
 
     def _dead(self, rec: Incoming, reason: str, detail: str) -> _Out:

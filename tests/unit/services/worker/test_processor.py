@@ -305,3 +305,27 @@ async def test_a_hole_the_log_itself_has_is_accepted_after_repeated_rewinds() ->
     report = await proc.process(recs[4:])
     assert report.rewound == {} and report.processed == 2
     assert table[marker_key(TOPICS.articles, 0)]["offset"] == 5
+
+
+async def test_alerts_follow_their_articles_signals_to_the_alerts_topic() -> None:
+    from hybridwatch.events import Alert
+    from services.alerts.alerter import Subscription, build_alerts
+
+    sink = Sink()
+    subs = [Subscription("all", "low"), Subscription("rs-only", "low", countries=("RS",))]
+    proc = BatchProcessor(
+        _suite(),
+        {},
+        TOPICS,
+        sink.send,
+        send_backoff=0,
+        alerts_for=lambda article, signals: build_alerts(subs, article, signals),
+    )
+    report = await proc.process(_records(3))
+    assert report.signals == 3 and report.alerts == 3  # the MK articles: "all" only
+    topics = [t for t, *_ in sink.sent]
+    assert topics == [TOPICS.signals, TOPICS.alerts] * 3  # each alert right after its signal
+    alerts = [Alert.model_validate_json(v or b"") for t, _, v, _ in sink.sent if t == TOPICS.alerts]
+    signals = [Signal.model_validate_json(v or b"") for v in _signal_ids(sink)]
+    assert [a.signals for a in alerts] == [(s.id,) for s in signals]
+    assert {a.subscription_id for a in alerts} == {"all"}

@@ -104,6 +104,22 @@ def build_parser() -> argparse.ArgumentParser:
     _add_config(p)
     p.add_argument("--once", action="store_true", help="stop when caught up and delivered")
 
+    p = sub.add_parser("archive", help="archive every article from Kafka, one file per day")
+    _add_config(p)
+    p.add_argument("--once", action="store_true", help="stop when caught up")
+
+    p = sub.add_parser("replay", help="run archived articles through the pipeline again")
+    _add_config(p)
+    p.add_argument("--since", help="first day (YYYY-MM-DD), inclusive")
+    p.add_argument("--until", help="last day (YYYY-MM-DD), inclusive")
+    p.add_argument(
+        "--to",
+        choices=["kafka", "embedded"],
+        help="kafka: re-publish to hw.articles; embedded: the embedded pipeline on data_dir "
+        "(default: kafka when kafka.bootstrap is set)",
+    )
+    p.add_argument("--rate", type=float, default=0.0, help="articles per second (0: no cap)")
+
     p = sub.add_parser("topics", help="create the Kafka topics (idempotent)")
     _add_config(p)
     return parser
@@ -119,6 +135,8 @@ COMMAND_MODULES = {
     "worker": "hybridwatch.commands.worker",
     "indexer": "hybridwatch.commands.indexer",
     "alerter": "hybridwatch.commands.alerter",
+    "archive": "hybridwatch.commands.archive",
+    "replay": "hybridwatch.commands.replay",
     "topics": "hybridwatch.commands.topics",
 }
 

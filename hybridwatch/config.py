@@ -280,6 +280,13 @@ class IndexerSettings(_Frozen):
     """Cap of the exponential back-off between retries of a failed bulk request."""
 
 
+class ArchiveSettings(_Frozen):
+    dir: Path | None = None
+    """Where `hybridwatch archive` keeps every article (default: <data_dir>/archive)."""
+    group_id: str = "hybridwatch-archiver"
+    """Kafka consumer group of `hybridwatch archive`."""
+
+
 class Settings(_Frozen):
     data_dir: Path = Path(".hybridwatch")
     sources: tuple[SourceConfig, ...] | None = None
@@ -293,6 +300,11 @@ class Settings(_Frozen):
     worker: WorkerSettings = WorkerSettings()
     metrics: MetricsSettings = MetricsSettings()
     indexer: IndexerSettings = IndexerSettings()
+    archive: ArchiveSettings = ArchiveSettings()
+
+    @property
+    def archive_dir(self) -> Path:
+        return self.archive.dir if self.archive.dir is not None else self.data_dir / "archive"
 
 
 def _set_path(tree: dict[str, Any], path: tuple[str, ...], value: Any) -> None:

@@ -32,9 +32,10 @@ def main(args: argparse.Namespace, settings: Settings) -> int:
 
     from hybridwatch.topics import Topics
     from services.alerts.alerter import Alerter
-    from services.alerts.delivery import AlertDelivery, DeliveryError
+    from services.alerts.delivery import AlertDelivery
     from services.alerts.notifier import ConsoleNotifier, JsonlNotifier, Notifier
     from services.alerts.subscriptions import all_subscriptions, build_channels
+    from services.kafka.consuming import NoPartitions
     from services.store.sqlite import SqliteStore
 
     directory = Path(settings.data_dir) / ALERTER_DIR
@@ -83,7 +84,7 @@ def main(args: argparse.Namespace, settings: Settings) -> int:
     signal.signal(signal.SIGINT, _stop)
     try:
         stats = delivery.run(once=args.once)
-    except DeliveryError as err:
+    except NoPartitions as err:
         print(f"hybridwatch alerter: {err}", file=sys.stderr)
         return 1
     finally:

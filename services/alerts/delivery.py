@@ -26,16 +26,11 @@ from typing import Any
 from hybridwatch.events import Alert, ContractError
 from hybridwatch.topics import Topics
 from services.alerts.alerter import Alerter
-from services.kafka.codec import dead_letter_headers, decode_event
+from services.kafka.codec import decode_event
+from services.kafka.consuming import caught_up, send_dead_letters
 from services.store.sqlite import SqliteStore
 
 log = logging.getLogger(__name__)
-
-ASSIGN_TIMEOUT = 60.0
-
-
-class DeliveryError(RuntimeError):
-    """The alerter cannot run (e.g. its topic does not exist)."""
 
 
 @dataclass
@@ -93,7 +88,11 @@ class AlertDelivery:
             if now - last_retry >= self.retry_seconds:
                 self.stats.delivered += self.alerter.deliver_pending()
                 last_retry = now
-            if once and not records and self._caught_up(started):
+            if (
+                once
+                and not records
+                and caught_up(self.consumer, now - started, [self.topics.alerts])
+            ):
                 break
         self.stats.delivered += self.alerter.deliver_pending() if once else 0
         self.stats.pending = len(self.outbox.pending_alerts())
@@ -112,36 +111,8 @@ class AlertDelivery:
         self.stats.new_alerts += len(new)
         self.stats.repeats += len(alerts) - len(new)
         if dead:
-            self._dead_letter(dead)
+            send_dead_letters(self.producer, self.topics.dead_letter, dead)
+            self.stats.dead_letters += len(dead)
         self.consumer.commit()
         if new:
             self.stats.delivered += self.alerter.deliver(new)
-
-    def _dead_letter(self, items: list[tuple[Any, str]]) -> None:
-        futures = []
-        for m, reason in items:
-            log.error("dead-letter %s/%d/%d: %s", m.topic, m.partition, m.offset, reason)
-            headers = dead_letter_headers(
-                reason, m.topic, m.partition, m.offset, original=m.headers
-            )
-            futures.append(
-                self.producer.send(
-                    self.topics.dead_letter, key=m.key, value=m.value, headers=headers
-                )
-            )
-        self.producer.flush()
-        for f in futures:
-            f.get(timeout=60)  # raises if Kafka did not take it: then nothing is committed
-        self.stats.dead_letters += len(items)
-
-    def _caught_up(self, started: float) -> bool:
-        assigned = self.consumer.assignment()
-        if not assigned:
-            if self._clock() - started > ASSIGN_TIMEOUT:
-                raise DeliveryError(
-                    f"no partition of {self.topics.alerts} was assigned within "
-                    f"{ASSIGN_TIMEOUT:.0f}s: does the topic exist (hybridwatch topics)?"
-                )
-            return False
-        ends = self.consumer.end_offsets(list(assigned))
-        return all(self.consumer.position(tp) >= ends[tp] for tp in assigned)

@@ -84,13 +84,36 @@ def build_suite(settings: Settings) -> DetectorSuite:
         raise ConfigError(f"invalid detector configuration: {err}") from err
 
 
-def build_alerter(settings: Settings, store: SqliteStore, data_dir: Path) -> Alerter:
+def build_alerter(
+    settings: Settings, store: SqliteStore, data_dir: Path, replay: bool = False
+) -> Alerter:
+    """`replay`: alerts raised are marked as a replay of history (hybridwatch replay)."""
     notifiers: list[Notifier] = []
     if settings.alerts.console:
         notifiers.append(ConsoleNotifier())
     if settings.alerts.jsonl:
         notifiers.append(JsonlNotifier(data_dir / ALERTS_FILE))
-    return Alerter(all_subscriptions(settings), notifiers, store, channels=build_channels(settings))
+    return Alerter(
+        all_subscriptions(settings),
+        notifiers,
+        store,
+        replay=replay,
+        channels=build_channels(settings),
+    )
+
+
+def open_store(settings: Settings) -> SqliteStore:
+    """The embedded store in `data_dir`; ConfigError names the directory and the cause."""
+    data_dir = Path(settings.data_dir)
+    try:
+        data_dir.mkdir(parents=True, exist_ok=True)
+        return SqliteStore.open(data_dir)
+    except StoreSchemaError as err:
+        raise ConfigError(f"data_dir: {err}") from err
+    except (OSError, sqlite3.Error) as err:
+        raise ConfigError(
+            f"data_dir: cannot use {data_dir.resolve()} for the store: {err}"
+        ) from err
 
 
 def build(settings: Settings) -> Embedded:
@@ -100,15 +123,7 @@ def build(settings: Settings) -> Embedded:
     sources = load_sources(settings)
     suite = build_suite(settings)  # before opening files: a bad option fails fast
     data_dir = Path(settings.data_dir)
-    try:
-        data_dir.mkdir(parents=True, exist_ok=True)
-        store = SqliteStore.open(data_dir)
-    except StoreSchemaError as err:
-        raise ConfigError(f"data_dir: {err}") from err
-    except (OSError, sqlite3.Error) as err:
-        raise ConfigError(
-            f"data_dir: cannot use {data_dir.resolve()} for the store: {err}"
-        ) from err
+    store = open_store(settings)
     try:
         ingest_state = IngestState.open(data_dir)
     except (OSError, sqlite3.Error) as err:

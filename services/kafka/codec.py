@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from hybridwatch.events import SCHEMA_VERSION, Alert, Article, ContractError, Signal, decode
-from hybridwatch.topics import ATTEMPT_HEADER, ERROR_HEADER, SCHEMA_HEADER
+from hybridwatch.topics import ATTEMPT_HEADER, ERROR_HEADER, REPLAY_HEADER, SCHEMA_HEADER
 
 TYPE_HEADER = "hw-type"
 """Which contract the value holds (Article, Signal, Alert): lets a generic consumer route."""
@@ -41,13 +41,15 @@ def event_key(event: Article | Signal | Alert) -> bytes:
     return event.country.encode("ascii")
 
 
-def encode(event: Article | Signal | Alert, attempt: int = 1) -> Record:
+def encode(event: Article | Signal | Alert, attempt: int = 1, replay: bool = False) -> Record:
     headers: Headers = [
         (SCHEMA_HEADER, str(event.schema_version).encode("ascii")),
         (TYPE_HEADER, type(event).__name__.encode("ascii")),
     ]
     if attempt > 1:
         headers.append((ATTEMPT_HEADER, str(attempt).encode("ascii")))
+    if replay:
+        headers.append((REPLAY_HEADER, b"1"))
     return Record(event_key(event), event.to_json().encode("utf-8"), headers)
 
 
@@ -99,3 +101,8 @@ def dead_letter_headers(
         if k not in (ERROR_HEADER, SOURCE_HEADER, ATTEMPT_HEADER):
             out.append((k, v))
     return out
+
+
+def is_replay(headers: Any) -> bool:
+    """True for a record `hybridwatch replay` re-published (REPLAY_HEADER)."""
+    return header_map(headers).get(REPLAY_HEADER) == b"1"

@@ -112,14 +112,16 @@ class KafkaPublisher:
         if events:
             await asyncio.to_thread(self.publish_sync, events)
 
-    def publish_sync(self, events: Sequence[Event]) -> None:
+    def publish_sync(self, events: Sequence[Event], replay: bool = False) -> None:
+        """Publish and wait for every acknowledgement (`replay`: mark the records as a
+        replay of archived history, REPLAY_HEADER)."""
         with self._lock:
             pending = list(events)
             last_error: BaseException | None = None
             for attempt in range(1, self.max_attempts + 1):
                 futures = []
                 for ev in pending:
-                    rec = encode(ev, attempt)
+                    rec = encode(ev, attempt, replay)
                     try:
                         fut = self._producer.send(
                             self.topic_for(ev), key=rec.key, value=rec.value, headers=rec.headers

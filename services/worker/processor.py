@@ -33,7 +33,14 @@ from typing import Any
 from detectors.pipeline import DetectorSuite, Prepared
 from hybridwatch.events import Alert, Article, ContractError, Signal
 from hybridwatch.topics import Topics
-from services.kafka.codec import Headers, Record, dead_letter_headers, decode_event, encode
+from services.kafka.codec import (
+    Headers,
+    Record,
+    dead_letter_headers,
+    decode_event,
+    encode,
+    is_replay,
+)
 from services.worker.state import Overlay, StateCache
 
 log = logging.getLogger(__name__)
@@ -49,8 +56,8 @@ GAP_CONFIRMATIONS = 3
 ChangelogFn = Callable[[int, str, Any], Awaitable[Any]]
 """changelog(partition, key, value or None) -> resolves when Kafka acknowledged the record."""
 
-AlertsFn = Callable[[Article, Sequence[Signal]], list[Alert]]
-"""(article, its signals) -> the alerts they raise (services.alerts.alerter.build_alerts)."""
+AlertsFn = Callable[[Article, Sequence[Signal], bool], list[Alert]]
+"""(article, its signals, replay) -> the alerts they raise (services.alerts.alerter.build_alerts)."""
 
 SendFn = Callable[[str, bytes | None, bytes | None, Headers], Awaitable[Awaitable[Any]]]
 """send(topic, key, value, headers) -> awaitable that resolves when Kafka acknowledged it."""
@@ -357,7 +364,8 @@ class BatchProcessor:
             )
         report.signals += len(out)
         if self._alerts_for is not None and detection.signals:
-            for alert in self._alerts_for(article, detection.signals):
+            replay = is_replay(rec.headers)  # re-published history: alerts say so
+            for alert in self._alerts_for(article, detection.signals, replay):
                 a: Record = encode(alert)
                 out.append(_Out(self.topics.alerts, a.key, a.value, a.headers))
                 report.alerts += 1

@@ -319,9 +319,19 @@ async def test_alerts_follow_their_articles_signals_to_the_alerts_topic() -> Non
         TOPICS,
         sink.send,
         send_backoff=0,
-        alerts_for=lambda article, signals: build_alerts(subs, article, signals),
+        alerts_for=lambda article, signals, replay: build_alerts(subs, article, signals, replay),
     )
-    report = await proc.process(_records(3))
+    recs = _records(3)
+    replayed = recs[2]
+    recs[2] = Incoming(
+        replayed.topic,
+        replayed.partition,
+        replayed.offset,
+        replayed.key,
+        replayed.value,
+        [*replayed.headers, ("hw-replay", b"1")],
+    )
+    report = await proc.process(recs)
     assert report.signals == 3 and report.alerts == 3  # the MK articles: "all" only
     topics = [t for t, *_ in sink.sent]
     assert topics == [TOPICS.signals, TOPICS.alerts] * 3  # each alert right after its signal
@@ -329,3 +339,4 @@ async def test_alerts_follow_their_articles_signals_to_the_alerts_topic() -> Non
     signals = [Signal.model_validate_json(v or b"") for v in _signal_ids(sink)]
     assert [a.signals for a in alerts] == [(s.id,) for s in signals]
     assert {a.subscription_id for a in alerts} == {"all"}
+    assert [a.replay for a in alerts] == [False, False, True]  # the re-published one says so

@@ -36,14 +36,14 @@ from typing import Any
 from hybridwatch.config import IndexerSettings
 from hybridwatch.events import Alert, Article, ContractError, Signal
 from hybridwatch.topics import Topics
-from services.kafka.codec import dead_letter_headers, decode_event
+from services.kafka.codec import decode_event
+from services.kafka.consuming import NoPartitions, caught_up, send_dead_letters
 from services.store.engine_client import EngineError, EngineUnavailable
 from services.store.search_engine import Doc, SearchEngineStore
 
 log = logging.getLogger(__name__)
 
 BASE_BACKOFF = 0.25
-ASSIGN_TIMEOUT = 60.0
 
 
 class IndexerError(RuntimeError):
@@ -164,16 +164,11 @@ class Indexer:
         return self.stats
 
     def _caught_up(self, started: float) -> bool:
-        assigned = self.consumer.assignment()
-        if not assigned:
-            if time.monotonic() - started > ASSIGN_TIMEOUT:
-                raise IndexerError(
-                    f"no partition of {self.topics.articles} or {self.topics.signals} was assigned "
-                    f"within {ASSIGN_TIMEOUT:.0f}s: do the topics exist (hybridwatch topics)?"
-                )
-            return False
-        ends = self.consumer.end_offsets(list(assigned))
-        return all(self.consumer.position(tp) >= ends[tp] for tp in assigned)
+        topics = [self.topics.articles, self.topics.signals, self.topics.alerts]
+        try:
+            return caught_up(self.consumer, time.monotonic() - started, topics)
+        except NoPartitions as err:
+            raise IndexerError(str(err)) from err
 
     # -- one batch ----------------------------------------------------------------------
 
@@ -250,23 +245,11 @@ class Indexer:
 
     def _dead_letter(self, items: list[_Pending]) -> None:
         """Send records to the dead-letter topic and wait until Kafka has them all."""
-        futures = []
-        for p in items:
-            m = p.msg
-            reason = p.reason or "unknown"
-            log.error("dead-letter %s/%d/%d: %s", m.topic, m.partition, m.offset, reason)
-            headers = dead_letter_headers(
-                reason, m.topic, m.partition, m.offset, original=m.headers
-            )
-            futures.append(
-                self.producer.send(
-                    self.topics.dead_letter, key=m.key, value=m.value, headers=headers
-                )
-            )
-            if self.metrics is not None:
-                kind = "undecodable" if reason.startswith("undecodable") else "refused"
+        send_dead_letters(
+            self.producer, self.topics.dead_letter, [(p.msg, p.reason or "unknown") for p in items]
+        )
+        if self.metrics is not None:
+            for p in items:
+                kind = "undecodable" if (p.reason or "").startswith("undecodable") else "refused"
                 self.metrics.dead_letters.labels(reason=kind).inc()
-        self.producer.flush()
-        for f in futures:
-            f.get(timeout=60)  # raises if Kafka did not take it: then nothing is committed
         self.stats.dead_letters += len(items)

@@ -25,7 +25,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections import deque
+from collections import OrderedDict, deque
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol
@@ -36,6 +36,8 @@ from services.alerts.notifier import Notifier
 log = logging.getLogger(__name__)
 
 DEFAULT_SUBSCRIPTION = "console"
+DONE_MEMORY = 50_000
+"""Completed alert ids remembered per process (about 5 MB at most)."""
 
 
 @dataclass(frozen=True)
@@ -142,6 +144,10 @@ class Alerter:
         """(alert id, channel) pairs delivered by this process, until the alert is done."""
         self._sent_at: dict[str, deque[float]] = {}
         """Per channel: when its messages of the last hour went out."""
+        self._done: OrderedDict[str, None] = OrderedDict()
+        """Ids of the alerts this process completed lately: a retry round may deliver a
+        batch's alerts before the batch's own delivery call runs, which must not send
+        them again."""
 
     def alerts_for(self, article: Article, signals: Sequence[Signal]) -> list[Alert]:
         """The alerts this article's signals deserve (pure; nothing is sent here)."""
@@ -158,6 +164,7 @@ class Alerter:
             return self._deliver(alerts)
 
     def _deliver(self, alerts: Sequence[Alert]) -> int:
+        alerts = [a for a in alerts if a.id not in self._done]
         queues: dict[str, tuple[Notifier, Subscription | None, list[Alert]]] = {}
         for alert in alerts:
             sub = self._subs.get(alert.subscription_id)
@@ -187,6 +194,9 @@ class Alerter:
             if all((alert.id, k) in self._taken for k in keys):
                 done.append(alert.id)
                 self._taken.difference_update((alert.id, k) for k in keys)
+                self._done[alert.id] = None
+                if len(self._done) > DONE_MEMORY:
+                    self._done.popitem(last=False)
             else:
                 self.failed += 1
         if done:

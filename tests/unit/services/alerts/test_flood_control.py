@@ -210,3 +210,14 @@ def test_smtp_password_comes_from_the_environment_and_is_hidden(tmp_path: Path) 
     assert smtp is not None and smtp.password is not None
     assert smtp.password.get_secret_value() == "s3cret"
     assert "s3cret" not in repr(settings)
+
+
+def test_a_retry_round_that_ran_first_does_not_make_the_batch_send_twice(
+    store: SqliteStore,
+) -> None:
+    hook = Channel("webhook")
+    alerter = Alerter([Subscription("mk", "high")], [], store, channels={"mk": [hook]})
+    new = _raise(alerter, store, _flagged(3))
+    assert alerter.deliver_pending() == 3  # the periodic retry got there first
+    assert alerter.deliver(new) == 0  # the batch's own call: nothing left to do
+    assert len(hook.messages) == 3

@@ -166,6 +166,16 @@ def create_app(
         )
         return {"count": len(found), "offset": offset, "items": [s.to_dict() for s in found]}
 
+    @app.get("/api/alerts", tags=["data"], summary="Alerts raised, newest first")
+    def alerts(
+        country: Country = None,
+        subscription: str | None = None,
+        limit: Limit = 100,
+        offset: Offset = 0,
+    ) -> dict[str, Any]:
+        found = store.get_alerts(limit, offset, country=country, subscription=subscription)
+        return {"count": len(found), "offset": offset, "items": [a.to_dict() for a in found]}
+
     @app.get("/api/sources", tags=["ops"], summary="Source health (last success, errors)")
     def sources() -> dict[str, Any]:
         items = health_provider()

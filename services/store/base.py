@@ -70,5 +70,15 @@ class Store(Protocol):
         """Signal counts grouped by one of: country, detector, narrative, severity, day."""
         ...
 
+    def get_alerts(
+        self,
+        limit: int = 100,
+        offset: int = 0,
+        country: str | None = None,
+        subscription: str | None = None,
+    ) -> list[Alert]:
+        """Newest first (event_time desc, then id)."""
+        ...
+
     def count_articles(self) -> int: ...
     def close(self) -> None: ...

@@ -441,6 +441,30 @@ class SearchEngineStore:
             for h in self._search_all(self._pattern("signals"), body)
         ]
 
+    def get_alerts(
+        self,
+        limit: int = 100,
+        offset: int = 0,
+        country: str | None = None,
+        subscription: str | None = None,
+    ) -> list[Alert]:
+        filters: list[dict[str, Any]] = []
+        if country:
+            filters.append({"term": {"country": country.upper()}})
+        if subscription:
+            filters.append({"term": {"subscription_id": subscription}})
+        body = {
+            "query": {"bool": {"filter": filters}},
+            "sort": [{"event_time": {"order": "desc"}}, {"id": {"order": "asc"}}],
+            "from": max(offset, 0),
+            "size": max(limit, 0),
+            "track_total_hits": False,
+        }
+        return [
+            Alert.model_validate(h["_source"])
+            for h in self._search_all(self._pattern("alerts"), body)
+        ]
+
     def count_signals(self, query: SignalQuery, by: str) -> dict[str, int]:
         """Exact counts (composite aggregation), keys sorted, as in SQLite."""
         if by not in COUNT_KEYS:

@@ -324,11 +324,25 @@ class SqliteStore:
                 "UPDATE alerts SET delivered_us = ? WHERE id = ?", [(now, i) for i in alert_ids]
             )
 
-    def get_alerts(self, limit: int = 100, offset: int = 0) -> list[Alert]:
-        rows = self._read(
-            "SELECT doc FROM alerts ORDER BY event_time_us DESC, id LIMIT ? OFFSET ?",
-            (limit, offset),
-        )
+    def get_alerts(
+        self,
+        limit: int = 100,
+        offset: int = 0,
+        country: str | None = None,
+        subscription: str | None = None,
+    ) -> list[Alert]:
+        where, params = [], []
+        if country:
+            where.append("json_extract(doc, '$.country') = ?")
+            params.append(country.upper())
+        if subscription:
+            where.append("subscription_id = ?")
+            params.append(subscription)
+        sql = "SELECT doc FROM alerts"
+        if where:
+            sql += " WHERE " + " AND ".join(where)
+        sql += " ORDER BY event_time_us DESC, id LIMIT ? OFFSET ?"
+        rows = self._read(sql, (*params, max(limit, 0), max(offset, 0)))
         return [Alert.model_validate_json(r[0]) for r in rows]
 
     # -- detector state --------------------------------------------------------

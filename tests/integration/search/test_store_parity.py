@@ -77,6 +77,7 @@ def both_stores(
     """Both stores loaded once for the module (the queries only read)."""
     articles = make_articles(400)
     signals = make_signals(articles)
+    alerts = _alerts(articles, signals)
     sqlite_dir = tmp_path_factory.mktemp("parity-sqlite")
     sqlite = SqliteStore.open(sqlite_dir)
     settings = StoreSettings(
@@ -89,6 +90,7 @@ def both_stores(
             for _ in range(2):
                 store.put_articles(articles)
                 store.put_signals(signals)
+                store.put_alerts(alerts)
         engine.refresh()
         sqlite.data_dir = sqlite_dir  # type: ignore[attr-defined]  # for the CLI test below
         yield sqlite, engine
@@ -174,7 +176,29 @@ API_PATHS = [
     "/api/signals?country=MK&since=2018-09-03&limit=200",
     "/api/stats",
     "/api/stats?country=XK&since=2018-09-02",
+    "/api/alerts?limit=500",
+    "/api/alerts?country=mk&limit=500",
+    "/api/alerts?subscription=desk-high&limit=7&offset=3",
 ]
+
+
+def _alerts(articles: list[Any], signals: list[Any]) -> list[Any]:
+    """Alerts as the alerter raises them, for two subscriptions (SYNTHETIC data)."""
+    from services.alerts.alerter import Subscription, build_alerts
+
+    subs = [Subscription("desk-all", "low"), Subscription("desk-high", "high")]
+    by_article: dict[str, list[Any]] = {}
+    for sig in signals:
+        by_article.setdefault(sig.article_id, []).append(sig)
+    return [al for a in articles for al in build_alerts(subs, a, by_article.get(a.id, []))]
+
+
+def test_alerts_are_listed_the_same_by_both_stores(both_stores: tuple[Any, Any]) -> None:
+    sqlite, engine = both_stores
+    for kwargs in ({}, {"country": "RS"}, {"subscription": "desk-high"}, {"offset": 5}):
+        want = sqlite.get_alerts(1000, **kwargs)
+        assert engine.get_alerts(1000, **kwargs) == want, kwargs
+    assert len(sqlite.get_alerts(1000)) > len(sqlite.get_alerts(1000, subscription="desk-high")) > 0
 
 
 def test_the_api_answers_the_same_on_both_stores(both_stores: tuple[Any, Any]) -> None:

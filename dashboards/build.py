@@ -4,7 +4,7 @@
 definitions below; tests/unit/dashboards checks the committed JSON is current and
 that every field a panel queries exists in the index templates. Panels query the
 data sources provisioned in dashboards/provisioning/datasources (uids hw-signals,
-hw-articles).
+hw-articles, hw-alerts).
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from typing import Any
 OUT = Path(__file__).resolve().parent / "json"
 SIGNALS = {"type": "elasticsearch", "uid": "hw-signals"}
 ARTICLES = {"type": "elasticsearch", "uid": "hw-articles"}
+ALERTS = {"type": "elasticsearch", "uid": "hw-alerts"}
 COUNTRY_FILTER = "country:$country AND severity:$severity"
 
 
@@ -156,6 +157,35 @@ def overview() -> dict[str, Any]:
                 ARTICLES,
                 "published",
             ),
+        ),
+        _panel(
+            7,
+            "Alerts per subscription",
+            "timeseries",
+            (0, 35, 12, 8),
+            _count_target(
+                "country:$country AND severity:$severity",
+                [_terms("subscription_id", 10), _histogram("event_time")],
+                ALERTS,
+                "event_time",
+            ),
+            description="Alerts raised per subscription in event time (replays included: "
+            "filter replay:false for the live stream).",
+        ),
+        _panel(
+            8,
+            "Latest alerts",
+            "table",
+            (12, 35, 12, 8),
+            {
+                "refId": "A",
+                "datasource": ALERTS,
+                "query": "country:$country AND severity:$severity AND replay:false",
+                "metrics": [{"id": "1", "type": "raw_data", "settings": {"size": "50"}}],
+                "bucketAggs": [],
+                "timeField": "event_time",
+            },
+            description="What subscribers were told: summary, severity, the signal ids.",
         ),
     ]
     return _dashboard("hw-overview", "hybridwatch — overview", panels)

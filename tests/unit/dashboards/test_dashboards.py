@@ -14,7 +14,7 @@ from dashboards import build
 from services.store.templates import MAPPINGS
 
 ROOT = Path(__file__).resolve().parents[3] / "dashboards"
-INDEX_OF_UID = {"hw-signals": "signals", "hw-articles": "articles"}
+INDEX_OF_UID = {"hw-signals": "signals", "hw-articles": "articles", "hw-alerts": "alerts"}
 
 
 def _fields(mapping: dict[str, Any], prefix: str = "") -> set[str]:

@@ -285,6 +285,8 @@ class ArchiveSettings(_Frozen):
     """Where `hybridwatch archive` keeps every article (default: <data_dir>/archive)."""
     group_id: str = "hybridwatch-archiver"
     """Kafka consumer group of `hybridwatch archive`."""
+    embedded: bool = True
+    """`hybridwatch run` archives every article it stores too (replayable later)."""
 
 
 class Settings(_Frozen):

@@ -18,6 +18,7 @@ from typing import Any
 
 from detectors.pipeline import DetectorSuite
 from hybridwatch.config import ConfigError, Settings, SourceConfig, load_sources
+from ingest.archive import Archive, ArchiveError
 from services.alerts.alerter import Alerter
 from services.alerts.notifier import ConsoleNotifier, JsonlNotifier, Notifier
 from services.alerts.subscriptions import all_subscriptions, build_channels
@@ -51,7 +52,12 @@ class Embedded:
             "healthy": self.pipeline.running,
             "queue_depth": self.pipeline.queue_depth,
             "pipeline": self.pipeline.stats.to_dict(),
-            "alerts": {"delivered": self.alerter.delivered, "failed": self.alerter.failed},
+            "alerts": {
+                "delivered": self.alerter.delivered,
+                "failed": self.alerter.failed,
+                "digests": self.alerter.digests,
+                "held": self.alerter.held,
+            },
             "detectors": [d.name for d in self.suite.detectors],
             "data_dir": str(self.settings.data_dir),
         }
@@ -74,6 +80,8 @@ class Embedded:
                 self.alerter.close()
                 self.ingest_state.close()
                 self.store.close()
+                if self.pipeline.archive is not None:
+                    self.pipeline.archive.close()
 
 
 def build_suite(settings: Settings) -> DetectorSuite:
@@ -116,6 +124,13 @@ def open_store(settings: Settings) -> SqliteStore:
         ) from err
 
 
+def open_archive(settings: Settings) -> Archive:
+    try:
+        return Archive(settings.archive_dir)
+    except ArchiveError as err:
+        raise ConfigError(f"archive.dir: {err}") from err
+
+
 def build(settings: Settings) -> Embedded:
     from ingest.poller import Poller
     from ingest.state import IngestState
@@ -134,7 +149,15 @@ def build(settings: Settings) -> Embedded:
     except BaseException:
         store.close()
         raise
+    try:
+        archive = open_archive(settings) if settings.archive.embedded else None
+    except BaseException:
+        ingest_state.close()
+        store.close()
+        raise
     alerter = build_alerter(settings, store, data_dir)
-    pipeline = EmbeddedPipeline(suite, store, alerter, alert_retry=settings.alerts.retry_seconds)
+    pipeline = EmbeddedPipeline(
+        suite, store, alerter, alert_retry=settings.alerts.retry_seconds, archive=archive
+    )
     poller = Poller(settings, sources, ingest_state, pipeline.publish)
     return Embedded(settings, sources, store, ingest_state, suite, alerter, pipeline, poller)

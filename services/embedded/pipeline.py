@@ -22,6 +22,7 @@ from typing import Any
 
 from detectors.pipeline import DetectorSuite
 from hybridwatch.events import Alert, Article, Signal
+from ingest.archive import Archive
 from services.alerts.alerter import Alerter
 from services.embedded.state import TrackedState
 from services.store.sqlite import SqliteStore
@@ -38,6 +39,7 @@ class PipelineStats:
     alerts_new: int = 0
     detector_errors: int = 0
     write_errors: int = 0
+    archive_errors: int = 0
     last_batch_at: float | None = None
     errors: list[str] = field(default_factory=list)
 
@@ -50,6 +52,7 @@ class PipelineStats:
             "alerts_new": self.alerts_new,
             "detector_errors": self.detector_errors,
             "write_errors": self.write_errors,
+            "archive_errors": self.archive_errors,
             "recent_errors": self.errors[-10:],
         }
 
@@ -68,11 +71,14 @@ class EmbeddedPipeline:
         alerter: Alerter,
         queue_size: int = 16,
         alert_retry: float = 60.0,
+        archive: Archive | None = None,
     ) -> None:
         self.suite = suite
         self.store = store
         self.alerter = alerter
         self.alert_retry = alert_retry
+        self.archive = archive
+        """Every stored article also goes to the day files of `hybridwatch replay`."""
         self._retry_task: asyncio.Task[None] | None = None
         self.state = TrackedState(store.load_state())
         self.stats = PipelineStats()
@@ -183,6 +189,13 @@ class EmbeddedPipeline:
         self.stats.flagged += flagged
         self.stats.alerts_new += len(new_alerts)
         self.stats.last_batch_at = time.time()
+        if self.archive is not None:
+            try:
+                self.archive.append(articles)
+            except Exception as err:  # stored in SQLite all the same: say so, go on
+                self.stats.archive_errors += 1
+                self._remember(f"archiving {len(articles)} article(s) failed: {err}")
+                log.error("archiving a batch of %d article(s) failed: %s", len(articles), err)
         return new_alerts
 
     def _remember(self, message: str) -> None:

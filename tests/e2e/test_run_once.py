@@ -91,6 +91,22 @@ def test_narrative_signal_with_evidence_is_stored_and_alerted(ran_once: tuple[Pa
     assert set(alerts[0]["signals"]) <= {s["id"] for s in hit["signals"]}
 
 
+def test_every_stored_article_is_archived_for_replay(ran_once: tuple[Path, str]) -> None:
+    from ingest.archive import Archive
+
+    config, _ = ran_once
+    store = SqliteStore.open(config.parent / "data")
+    try:
+        stored = {h.article.id for h in store.search_articles(ArticleQuery(limit=1000))}
+    finally:
+        store.close()
+    archive = Archive(config.parent / "data" / "archive")
+    try:
+        assert {a.id for a in archive.read()} == stored
+    finally:
+        archive.close()
+
+
 def test_broken_feed_shows_as_a_per_source_error_in_sources(ran_once: tuple[Path, str]) -> None:
     config, _ = ran_once
     proc = cli("sources", "--json", "--config", str(config), cwd=config.parent)

@@ -9,7 +9,9 @@ lists, nothing is real) in batches (default 50) and prints, in the same run:
 2. the embedded pipeline: `EmbeddedPipeline.publish` per batch, i.e. queue hand-off,
    the same detectors, and one SQLite transaction per batch writing the articles
    (+ FTS5 index over folded title/text/text_latn), their signals, alerts and
-   detector-state changes; articles/s and the ratio pipeline/baseline;
+   detector-state changes; articles/s and the ratio pipeline/baseline; and the
+   same pipeline also appending each batch to the archive (gzip NDJSON + fsync,
+   what `hybridwatch run` does by default), with its ratio to the one without;
 3. search: median and p95 latency of `search_articles` for single-word queries
    (Latin and Cyrillic alternate; the word lists are small, so every word matches
    most articles: the worst case for ordering) vs the baseline of the same page
@@ -36,6 +38,7 @@ sys.path.insert(0, str(ROOT))
 from detectors.pipeline import DetectorSuite  # noqa: E402
 from hybridwatch.events import Article, Source  # noqa: E402
 from hybridwatch.textfold import fold  # noqa: E402
+from ingest.archive import Archive  # noqa: E402
 from services.alerts.alerter import Alerter, Subscription  # noqa: E402
 from services.embedded.pipeline import EmbeddedPipeline  # noqa: E402
 from services.store.base import ArticleQuery  # noqa: E402
@@ -141,17 +144,20 @@ def bench_baseline(articles: list[Article], batch: int) -> float:
 
 
 async def bench_pipeline(
-    articles: list[Article], batch: int, data_dir: Path
+    articles: list[Article], batch: int, data_dir: Path, archive: bool = False
 ) -> tuple[float, SqliteStore]:
     store = SqliteStore.open(data_dir)
     alerter = Alerter([Subscription("console", "high")], [], store)
-    pipe = EmbeddedPipeline(DetectorSuite.from_config(), store, alerter)
+    arch = Archive(data_dir / "archive") if archive else None
+    pipe = EmbeddedPipeline(DetectorSuite.from_config(), store, alerter, archive=arch)
     await pipe.start()
     t = time.perf_counter()
     for i in range(0, len(articles), batch):
         await pipe.publish(articles[i : i + batch])
     rate = len(articles) / (time.perf_counter() - t)
     await pipe.drain_and_stop()
+    if arch is not None:
+        arch.close()
     return rate, store
 
 
@@ -182,7 +188,11 @@ def main() -> int:
     articles = synthetic_articles(args.articles)
     base = bench_baseline(articles, args.batch)
     with tempfile.TemporaryDirectory(prefix="hw-embedded-bench-") as tmp:
-        rate, store = asyncio.run(bench_pipeline(articles, args.batch, Path(tmp)))
+        archived, astore = asyncio.run(
+            bench_pipeline(articles, args.batch, Path(tmp) / "archived", archive=True)
+        )
+        astore.close()
+        rate, store = asyncio.run(bench_pipeline(articles, args.batch, Path(tmp) / "plain"))
         try:
             stored = store.count_articles()
             med, p95, floor = bench_search(store)
@@ -192,6 +202,10 @@ def main() -> int:
     print(f"baseline  detectors only          {base:10.0f} articles/s")
     print(
         f"pipeline  detect + SQLite commit  {rate:10.0f} articles/s  ratio {rate / base:.2f} of baseline"
+    )
+    print(
+        f"  + archive (gzip NDJSON, fsync) {archived:10.0f} articles/s  ratio "
+        f"{archived / rate:.2f} of the pipeline without it (hybridwatch run archives by default)"
     )
     print(
         f"search    one word, limit 20      median {med * 1000:.2f} ms, p95 {p95 * 1000:.2f} ms"

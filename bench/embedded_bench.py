@@ -188,11 +188,18 @@ def main() -> int:
     articles = synthetic_articles(args.articles)
     base = bench_baseline(articles, args.batch)
     with tempfile.TemporaryDirectory(prefix="hw-embedded-bench-") as tmp:
-        archived, astore = asyncio.run(
-            bench_pipeline(articles, args.batch, Path(tmp) / "archived", archive=True)
-        )
-        astore.close()
-        rate, store = asyncio.run(bench_pipeline(articles, args.batch, Path(tmp) / "plain"))
+        # without and with the archive, alternately, twice each; the best of each counts
+        rates: dict[bool, list[float]] = {False: [], True: []}
+        for n, with_archive in enumerate((False, True, True, False)):
+            r, s = asyncio.run(
+                bench_pipeline(articles, args.batch, Path(tmp) / f"run{n}", archive=with_archive)
+            )
+            rates[with_archive].append(r)
+            if n < 3:
+                s.close()
+            else:
+                store = s  # a plain run's store, for the search figures
+        rate, archived = max(rates[False]), max(rates[True])
         try:
             stored = store.count_articles()
             med, p95, floor = bench_search(store)

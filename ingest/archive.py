@@ -36,6 +36,12 @@ from hybridwatch.events import Article, describe_validation_error
 log = logging.getLogger(__name__)
 
 
+COMPRESS_LEVEL = 3
+"""gzip level of appended members: ~19 µs per ~3 KB article for 5.9x on article JSON,
+against ~79 µs for 7.3x at level 9 (the default of gzip.compress), which cut the
+embedded pipeline's rate by ~40 %."""
+
+
 class ArchiveError(RuntimeError):
     """The archive cannot be used (unreadable directory, bad index)."""
 
@@ -61,6 +67,9 @@ class Archive:
             (self.root / "articles").mkdir(parents=True, exist_ok=True)
             self._db = sqlite3.connect(self.root / "index.sqlite", check_same_thread=False)
             self._db.execute("PRAGMA journal_mode=WAL")
+            # the index only avoids repeats (the reader drops any left in a file), so
+            # losing its last commit to a power cut costs nothing: no fsync per batch
+            self._db.execute("PRAGMA synchronous=NORMAL")
             self._db.execute(
                 "CREATE TABLE IF NOT EXISTS archived (id TEXT PRIMARY KEY, day TEXT NOT NULL)"
             )
@@ -91,7 +100,7 @@ class Archive:
             path.parent.mkdir(parents=True, exist_ok=True)
             data = "".join(a.to_json() + "\n" for a in items).encode("utf-8")
             with path.open("ab") as fh:  # one gzip member per append
-                fh.write(gzip.compress(data, mtime=0))
+                fh.write(gzip.compress(data, compresslevel=COMPRESS_LEVEL, mtime=0))
                 fh.flush()
                 os.fsync(fh.fileno())
         rows = [(a.id, day.isoformat()) for day, items in by_day.items() for a in items]

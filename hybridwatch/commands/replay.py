@@ -44,9 +44,15 @@ def _batches(articles: Iterator[Article], size: int) -> Iterator[list[Article]]:
 class _Pacer:
     """Progress lines and an optional articles-per-second cap."""
 
-    def __init__(self, rate: float, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        rate: float,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
         self.rate = rate
         self._clock = clock
+        self._sleep = sleep
         self.started = clock()
         self.last_report = self.started
         self.done = 0
@@ -57,7 +63,7 @@ class _Pacer:
         if self.rate > 0:
             ahead = self.done / self.rate - (now - self.started)
             if ahead > 0:
-                time.sleep(ahead)
+                self._sleep(ahead)
                 now = self._clock()
         if now - self.last_report >= PROGRESS_EVERY:
             self.last_report = now

@@ -1,0 +1,83 @@
+"""`hybridwatch replay`: argument errors, a missing archive, pacing (no Kafka needed here;
+the real-broker replay is tests/integration/kafka/test_archive_replay.py)."""
+
+from __future__ import annotations
+
+import argparse
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+
+from hybridwatch.commands.replay import _batches, _Pacer, main
+from hybridwatch.config import load_settings
+from tests.fixtures.synthetic_articles import START, synthetic_articles
+
+
+def _args(**kw: object) -> argparse.Namespace:
+    base: dict[str, object] = {"since": None, "until": None, "to": "embedded", "rate": 0.0}
+    base.update(kw)
+    return argparse.Namespace(**base)
+
+
+def _settings(tmp_path: Path):  # type: ignore[no-untyped-def]
+    return load_settings(None, {}, {"data_dir": str(tmp_path / "data")})
+
+
+def test_bad_dates_exit_2_with_the_reason(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(_args(since="last week"), _settings(tmp_path)) == 2
+    assert "2018-09-30" in capsys.readouterr().err
+    assert main(_args(since="2018-10-02", until="2018-10-01"), _settings(tmp_path)) == 2
+    assert "is after" in capsys.readouterr().err
+
+
+def test_no_archive_exits_1_and_says_where_it_looked(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(_args(), _settings(tmp_path)) == 1
+    assert str(tmp_path / "data" / "archive") in capsys.readouterr().err
+
+
+def test_replay_to_embedded_runs_every_archived_article_once(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from ingest.archive import Archive
+
+    settings = _settings(tmp_path)
+    arts = [
+        a.model_copy(update={"published": START + timedelta(hours=5 * i)})
+        for i, a in enumerate(synthetic_articles(30, seed=2))
+    ]
+    archive = Archive(settings.archive_dir)
+    archive.append(arts)
+    archive.close()
+    assert main(_args(until="2018-09-03"), settings) == 0
+    out = capsys.readouterr().out.strip().splitlines()[-1]
+    assert '"articles": 15' in out and '"target": "embedded"' in out  # days 1-3: 5 a day
+
+
+def test_batches_keep_order_and_size() -> None:
+    items = list(synthetic_articles(7))
+    assert [len(b) for b in _batches(iter(items), 3)] == [3, 3, 1]
+    assert [a for b in _batches(iter(items), 3) for a in b] == items
+
+
+def test_pacer_sleeps_to_hold_the_rate() -> None:
+    now = [100.0]
+    slept: list[float] = []
+
+    def sleep(s: float) -> None:
+        slept.append(s)
+        now[0] += s
+
+    pacer = _Pacer(rate=10.0, clock=lambda: now[0], sleep=sleep)
+    batch = list(synthetic_articles(5))
+    pacer.after(batch)  # 5 articles at 10/s: 0.5 s ahead of the clock
+    now[0] += 0.1
+    pacer.after(batch)  # 10 articles should take 1 s; 0.6 s have passed
+    assert slept == pytest.approx([0.5, 0.4])
+    unpaced = _Pacer(rate=0.0, clock=lambda: now[0], sleep=sleep)
+    unpaced.after(batch)
+    assert len(slept) == 2

@@ -24,6 +24,7 @@ from collections.abc import Callable, Sequence
 from email.message import EmailMessage
 from email.utils import formatdate
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 
@@ -59,6 +60,14 @@ def digest_text(alerts: Sequence[Alert]) -> str:
     return "\n".join(lines)
 
 
+def redact(url: str) -> str:
+    """The URL without path and query: chat and webhook URLs often carry their token in
+    the path (https://hooks.slack.com/services/T0/B0/XXXX), which must not reach logs."""
+    parts = urlsplit(url)
+    port = f":{parts.port}" if parts.port else ""
+    return f"{parts.scheme}://{parts.hostname}{port}/..."
+
+
 class _HttpPoster:
     """POST with retries of transient failures; raises DeliveryError at the end."""
 
@@ -85,7 +94,7 @@ class _HttpPoster:
             try:
                 resp = self._client.post(self.url, content=body, headers=headers)
             except httpx.HTTPError as err:
-                problem = f"{type(err).__name__}: {err}"
+                problem = f"{type(err).__name__}: {str(err).replace(self.url, redact(self.url))}"
             else:
                 if resp.status_code < 300:
                     return
@@ -94,7 +103,7 @@ class _HttpPoster:
                     break  # the receiver refuses this request: retrying will not help
             if attempt < self.attempts:
                 self._sleep(self.backoff * 2 ** (attempt - 1))
-        raise DeliveryError(f"POST {self.url} failed after {attempt} attempt(s): {problem}")
+        raise DeliveryError(f"POST {redact(self.url)} failed after {attempt} attempt(s): {problem}")
 
     def close(self) -> None:
         self._client.close()

@@ -5,9 +5,10 @@ Not part of `make test` (Chromium is not a dependency): an operator's or develop
 check that the page's JavaScript really renders in a browser, with no network other
 than the API. It loads the page in headless Chromium, lets its fetches run, and
 checks the rendered DOM: the header shows the counts, the per-country table is
-filled, and (with --expect-evidence) at least one evidence span is highlighted.
+filled, and (with --expect-evidence) at least one evidence span is highlighted,
+(with --expect-alert) at least one alert is listed.
 
-    .venv/bin/python scripts/check_live_page.py http://127.0.0.1:8686/ [--expect-evidence]
+    .venv/bin/python scripts/check_live_page.py http://127.0.0.1:8686/ [--expect-evidence] [--expect-alert]
         [--screenshot live.png]
 
 Exit 0 when the page rendered as expected, 1 with the reason otherwise, 2 when no
@@ -31,6 +32,7 @@ def main() -> int:
     )
     ap.add_argument("url", nargs="?", default="http://127.0.0.1:8686/")
     ap.add_argument("--expect-evidence", action="store_true", help="require a highlighted span")
+    ap.add_argument("--expect-alert", action="store_true", help="require a listed alert")
     ap.add_argument("--screenshot", help="also save a PNG of the page")
     args = ap.parse_args()
     browser = next((b for b in map(shutil.which, BROWSERS) if b), None)
@@ -65,11 +67,16 @@ def main() -> int:
     marks = re.findall(r"<mark title=\"[^$\"]*\">([^<]*)</mark>", dom)
     if args.expect_evidence and not marks:
         problems.append("no evidence span is highlighted")
+    # rendered alerts only (the page's own script holds the template with "sev-${...}")
+    alerts = len(re.findall(r'<div class="alert"><span class="sig sev-[a-z]+">', dom))
+    if args.expect_alert and not alerts:
+        problems.append("no alert is listed")
     if problems:
         print("live page check FAILED: " + "; ".join(problems), file=sys.stderr)
         return 1
     print(
-        f"live page OK: {meta.group(1) if meta else ''}; {len(marks)} highlighted span(s): {marks[:5]}"
+        f"live page OK: {meta.group(1) if meta else ''}; {len(marks)} highlighted span(s): "
+        f"{marks[:5]}; {alerts} alert(s) listed"
     )
     return 0
 

@@ -112,6 +112,10 @@ def test_run_serves_the_api_and_stops_cleanly_on_a_signal(
         stats = http.get("/api/stats").json()
         assert stats["signals"]["country"].get("MK", 0) >= 1
 
+        alerts = http.get("/api/alerts", params={"country": "mk"}).json()
+        assert alerts["count"] == 1 and alerts["items"][0]["subscription_id"] == "console"
+        assert http.get("/api/alerts", params={"subscription": "nobody"}).json()["count"] == 0
+
         bad = http.get("/api/articles", params={"until": "tomorrow"})
         assert bad.status_code == 400 and bad.json()["error"].startswith("until:")
 
@@ -119,6 +123,7 @@ def test_run_serves_the_api_and_stops_cleanly_on_a_signal(
         assert "/api/articles" in openapi["paths"] and "/api/sources" in openapi["paths"]
         page = http.get("/")
         assert page.status_code == 200 and "hybridwatch live" in page.text
+        assert 'id="alerts"' in page.text and "/api/alerts" in page.text
 
     proc.send_signal(sig)
     assert proc.wait(timeout=READY_LIMIT) == 0

@@ -10,10 +10,8 @@ from __future__ import annotations
 
 import argparse
 import logging
-import signal
 import sys
 from pathlib import Path
-from types import FrameType
 
 from hybridwatch.config import ConfigError, Settings
 
@@ -28,14 +26,16 @@ def main(args: argparse.Namespace, settings: Settings) -> int:
             "kafka.bootstrap: required by the alerter (or set HW_KAFKA_BOOTSTRAP=host:port)"
         )
 
-    from kafka import KafkaConsumer, KafkaProducer
-
     from hybridwatch.topics import Topics
     from services.alerts.alerter import Alerter
     from services.alerts.delivery import AlertDelivery
     from services.alerts.notifier import ConsoleNotifier, JsonlNotifier, Notifier
     from services.alerts.subscriptions import all_subscriptions, build_channels
-    from services.kafka.consuming import NoPartitions
+    from services.kafka.consuming import (
+        NoPartitions,
+        consumer_and_dlq_producer,
+        stop_on_signals,
+    )
     from services.store.sqlite import SqliteStore
 
     directory = Path(settings.data_dir) / ALERTER_DIR
@@ -52,22 +52,7 @@ def main(args: argparse.Namespace, settings: Settings) -> int:
     alerter = Alerter(
         all_subscriptions(settings), notifiers, outbox, channels=build_channels(settings)
     )
-    bootstrap = settings.kafka.bootstrap.split(",")
-    consumer = KafkaConsumer(
-        bootstrap_servers=bootstrap,
-        group_id=settings.alerts.group_id,
-        client_id=f"{settings.kafka.client_id}-alerter",
-        enable_auto_commit=False,
-        auto_offset_reset="earliest",
-        max_poll_interval_ms=30 * 60 * 1000,
-        metadata_max_age_ms=5_000,
-    )
-    producer = KafkaProducer(
-        bootstrap_servers=bootstrap,
-        client_id=f"{settings.kafka.client_id}-alerter-dlq",
-        acks="all",
-        enable_idempotence=True,
-    )
+    consumer, producer = consumer_and_dlq_producer(settings, settings.alerts.group_id, "alerter")
     delivery = AlertDelivery(
         consumer,
         producer,
@@ -77,11 +62,7 @@ def main(args: argparse.Namespace, settings: Settings) -> int:
         retry_seconds=settings.alerts.retry_seconds,
     )
 
-    def _stop(signum: int, frame: FrameType | None) -> None:
-        delivery.stop()
-
-    signal.signal(signal.SIGTERM, _stop)
-    signal.signal(signal.SIGINT, _stop)
+    stop_on_signals(delivery.stop)
     try:
         stats = delivery.run(once=args.once)
     except NoPartitions as err:

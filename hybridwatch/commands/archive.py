@@ -8,9 +8,7 @@ until caught up. Prints the run's counters as one JSON line on exit.
 from __future__ import annotations
 
 import argparse
-import signal
 import sys
-from types import FrameType
 
 from hybridwatch.config import ConfigError, Settings
 
@@ -21,40 +19,23 @@ def main(args: argparse.Namespace, settings: Settings) -> int:
             "kafka.bootstrap: required by the archiver (or set HW_KAFKA_BOOTSTRAP=host:port)"
         )
 
-    from kafka import KafkaConsumer, KafkaProducer
-
     from hybridwatch.topics import Topics
     from ingest.archive import Archive, ArchiveError
     from services.kafka.archiver import ArchiveConsumer
-    from services.kafka.consuming import NoPartitions
+    from services.kafka.consuming import (
+        NoPartitions,
+        consumer_and_dlq_producer,
+        stop_on_signals,
+    )
 
     try:
         archive = Archive(settings.archive_dir)
     except ArchiveError as err:
         raise ConfigError(f"archive.dir: {err}") from err
-    bootstrap = settings.kafka.bootstrap.split(",")
-    consumer = KafkaConsumer(
-        bootstrap_servers=bootstrap,
-        group_id=settings.archive.group_id,
-        client_id=f"{settings.kafka.client_id}-archiver",
-        enable_auto_commit=False,
-        auto_offset_reset="earliest",
-        max_poll_interval_ms=30 * 60 * 1000,
-        metadata_max_age_ms=5_000,
-    )
-    producer = KafkaProducer(
-        bootstrap_servers=bootstrap,
-        client_id=f"{settings.kafka.client_id}-archiver-dlq",
-        acks="all",
-        enable_idempotence=True,
-    )
+    consumer, producer = consumer_and_dlq_producer(settings, settings.archive.group_id, "archiver")
     loop = ArchiveConsumer(consumer, producer, archive, Topics(settings.kafka.topic_prefix))
 
-    def _stop(signum: int, frame: FrameType | None) -> None:
-        loop.stop()
-
-    signal.signal(signal.SIGTERM, _stop)
-    signal.signal(signal.SIGINT, _stop)
+    stop_on_signals(loop.stop)
     try:
         stats = loop.run(once=args.once)
     except NoPartitions as err:

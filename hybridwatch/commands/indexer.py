@@ -9,9 +9,7 @@ from __future__ import annotations
 
 import argparse
 import logging
-import signal
 import sys
-from types import FrameType
 
 from hybridwatch.config import ConfigError, Settings
 
@@ -29,34 +27,16 @@ def main(args: argparse.Namespace, settings: Settings) -> int:
             "kafka.bootstrap: required by the indexer (or set HW_KAFKA_BOOTSTRAP=host:port)"
         )
 
-    from kafka import KafkaConsumer, KafkaProducer
-
     from hybridwatch.topics import Topics
     from services.indexer import Indexer, IndexerError
+    from services.kafka.consuming import consumer_and_dlq_producer, stop_on_signals
     from services.metrics import Metrics
     from services.store.search_engine import SearchEngineStore
 
-    bootstrap = settings.kafka.bootstrap.split(",")
     cfg = settings.indexer
     store = SearchEngineStore.open(settings.store, refresh_on_write=False)
-    consumer = KafkaConsumer(
-        bootstrap_servers=bootstrap,
-        group_id=cfg.group_id,
-        client_id=f"{settings.kafka.client_id}-indexer",
-        enable_auto_commit=False,
-        auto_offset_reset="earliest",
-        max_poll_records=cfg.batch_size,
-        max_poll_interval_ms=30 * 60 * 1000,
-        # a topic created moments before start-up may have no metadata yet when the group
-        # is joined; kafka-python only notices it (and rebalances) on the next metadata
-        # refresh, 5 minutes by default, so refresh often
-        metadata_max_age_ms=5_000,
-    )
-    producer = KafkaProducer(
-        bootstrap_servers=bootstrap,
-        client_id=f"{settings.kafka.client_id}-indexer-dlq",
-        acks="all",
-        enable_idempotence=True,
+    consumer, producer = consumer_and_dlq_producer(
+        settings, cfg.group_id, "indexer", max_poll_records=cfg.batch_size
     )
     metrics = Metrics.create()
     port = metrics.serve(settings.metrics.port)
@@ -66,11 +46,7 @@ def main(args: argparse.Namespace, settings: Settings) -> int:
         consumer, producer, store, Topics(settings.kafka.topic_prefix), cfg, metrics=metrics
     )
 
-    def _stop(signum: int, frame: FrameType | None) -> None:
-        indexer.stop()
-
-    signal.signal(signal.SIGTERM, _stop)
-    signal.signal(signal.SIGINT, _stop)
+    stop_on_signals(indexer.stop)
     try:
         stats = indexer.run(once=args.once)
     except IndexerError as err:

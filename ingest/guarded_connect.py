@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import ssl
 from collections.abc import Iterable, Sequence
-from typing import Any
 
 import httpcore
 import httpx
@@ -45,7 +44,7 @@ class GuardedBackend(httpcore.AsyncNetworkBackend):
         port: int,
         timeout: float | None = None,
         local_address: str | None = None,
-        socket_options: Iterable[Any] | None = None,
+        socket_options: Iterable[httpcore.SOCKET_OPTION] | None = None,
     ) -> httpcore.AsyncNetworkStream:
         addrs = await checked_addresses(
             host, port, self._allow, self._resolver, f"connection to {host}:{port}"
@@ -69,7 +68,7 @@ class GuardedBackend(httpcore.AsyncNetworkBackend):
         self,
         path: str,
         timeout: float | None = None,
-        socket_options: Iterable[Any] | None = None,
+        socket_options: Iterable[httpcore.SOCKET_OPTION] | None = None,
     ) -> httpcore.AsyncNetworkStream:
         raise SsrfRefused(f"refused unix socket {path!r}: feeds are fetched over TCP only")
 

@@ -20,7 +20,7 @@ from __future__ import annotations
 import re
 import threading
 from functools import lru_cache
-from typing import Any
+from typing import Protocol
 
 REGION_LANGUAGES = ("sr", "mk", "bs", "hr", "sq", "en")
 BCMS = frozenset({"sr", "sr-Latn", "sr-Cyrl", "bs", "hr", "cnr"})
@@ -37,15 +37,22 @@ _CYRILLIC = re.compile("[\u0400-\u04ff]")
 _lock = threading.Lock()
 
 
+class _Ranker(Protocol):
+    """What we use of py3langid's LanguageIdentifier (py3langid ships no types)."""
+
+    def rank(self, text: str) -> list[tuple[str, float]]: ...
+
+
 @lru_cache(maxsize=1)
-def _identifier() -> Any:
+def _identifier() -> _Ranker:
     """py3langid constrained to REGION_LANGUAGES, loaded once per process."""
     from py3langid.langid import MODEL_FILE, LanguageIdentifier
 
     with _lock:
         ident = LanguageIdentifier.from_model_file(MODEL_FILE, norm_probs=True)
         ident.set_languages(list(REGION_LANGUAGES))
-    return ident
+    ranker: _Ranker = ident
+    return ranker
 
 
 def _with_script(lang: str, cyr: float) -> str:

@@ -19,6 +19,7 @@ from __future__ import annotations
 import calendar
 import time
 import xml.sax
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -27,6 +28,10 @@ import feedparser
 
 from ingest.charset import decode_feed
 from ingest.xmlsafety import UnsafeXml, check_xml
+
+FeedEntry = Mapping[str, Any]
+"""One item as feedparser returns it (a FeedParserDict; feedparser ships no types):
+its values are strings, lists of dicts or time.struct_time, read with `.get`."""
 
 
 class ParseError(Exception):
@@ -54,7 +59,7 @@ class ParsedFeed:
     warnings: list[str] = field(default_factory=list)
 
 
-def _time(value: Any) -> datetime | None:
+def _time(value: object) -> datetime | None:
     if not isinstance(value, time.struct_time):
         return None
     try:
@@ -63,7 +68,7 @@ def _time(value: Any) -> datetime | None:
         return None
 
 
-def _content(entry: Any) -> str:
+def _content(entry: FeedEntry) -> str:
     best = ""
     for part in entry.get("content") or ():
         value = part.get("value") or ""
@@ -73,7 +78,7 @@ def _content(entry: Any) -> str:
     return best if len(best) >= len(summary) else summary
 
 
-def _entry(entry: Any) -> RawEntry:
+def _entry(entry: FeedEntry) -> RawEntry:
     date_value = (
         entry.get("published_parsed") or entry.get("updated_parsed") or entry.get("created_parsed")
     )

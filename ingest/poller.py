@@ -35,7 +35,7 @@ from typing import Any, Literal, Protocol
 from hybridwatch.config import Settings, SourceConfig
 from hybridwatch.events import Article, format_time
 from ingest import schedule
-from ingest.fetch import Fetcher, FetchError
+from ingest.fetch import Fetcher, FetchError, FetchResult
 from ingest.normalise import EntryError, article_id_and_url, normalise, source_of
 from ingest.parse import ParseError, RawEntry, parse_feed
 from ingest.state import IngestState
@@ -228,7 +228,9 @@ class Poller:
             self._pool.shutdown(wait=True, cancel_futures=True)
             self._pool = None
 
-    async def _prepare(self, result: Any, source: SourceConfig, fetched: datetime) -> _Prepared:
+    async def _prepare(
+        self, result: FetchResult, source: SourceConfig, fetched: datetime
+    ) -> _Prepared:
         """Parse+normalise in a thread, or in the process pool when ingest.parse_processes > 0."""
         workers = self.settings.ingest.parse_processes
         if workers == 0:

@@ -57,7 +57,7 @@ def failure_delay(
     """Seconds until the next attempt after `consecutive_failures` failures in a row (>= 1)."""
     base = base_interval(interval, settings)
     exponent = max(0, consecutive_failures - 1)
-    delay = min(base * (2 ** min(exponent, 16)), float(settings.max_backoff))
+    delay = min(base * 2.0 ** min(exponent, 16), float(settings.max_backoff))
     if retry_after is not None:
         delay = max(delay, min(retry_after, float(settings.max_backoff)))
     return delay * (1 + _jitter(source_id))

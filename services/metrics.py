@@ -3,14 +3,69 @@
 One registry per process, created by the composition root (`Metrics.create`), never at
 import time, so tests can build several independent ones. `serve(port)` exposes it on
 /metrics over HTTP when `metrics.port` is configured (0 picks a free port, handy in tests).
+
+Code that records metrics takes `PipelineMetrics` (a Protocol `Metrics` satisfies), not
+the concrete class: it sees only counters and gauges, and a test can pass a fake.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Protocol
+from wsgiref.simple_server import WSGIServer
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, start_http_server
+
+
+class Count(Protocol):
+    """A counter (prometheus_client's Counter or one of its label children)."""
+
+    def inc(self, amount: float = 1) -> None: ...
+
+
+class Level(Protocol):
+    """A gauge (prometheus_client's Gauge or one of its label children)."""
+
+    def set(self, value: float) -> None: ...
+
+
+class LabelledCount(Protocol):
+    def labels(self, **labels: str) -> Count: ...
+
+
+class LabelledLevel(Protocol):
+    def labels(self, **labels: str) -> Level: ...
+
+
+class PipelineMetrics(Protocol):
+    """The metrics a pipeline stage records (read-only view of `Metrics`)."""
+
+    @property
+    def articles_in(self) -> Count: ...
+    @property
+    def articles_out(self) -> Count: ...
+    @property
+    def signals(self) -> LabelledCount:
+        """Labels: detector, country."""
+        ...
+
+    @property
+    def consumer_lag(self) -> LabelledLevel:
+        """Labels: topic, partition."""
+        ...
+
+    @property
+    def errors(self) -> LabelledCount:
+        """Labels: stage."""
+        ...
+
+    @property
+    def dead_letters(self) -> LabelledCount:
+        """Labels: reason."""
+        ...
+
+    @property
+    def duplicates(self) -> Count: ...
 
 
 @dataclass
@@ -23,7 +78,7 @@ class Metrics:
     errors: Counter
     dead_letters: Counter
     duplicates: Counter
-    server: Any = None
+    server: WSGIServer | None = None
     port: int | None = None
 
     @classmethod
@@ -69,3 +124,7 @@ class Metrics:
             self.server.shutdown()
             self.server.server_close()
             self.server = None
+
+
+def _satisfies(metrics: Metrics) -> PipelineMetrics:
+    return metrics  # mypy checks here that Metrics is a PipelineMetrics

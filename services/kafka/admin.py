@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass
+from typing import Any
 
 from kafka import KafkaAdminClient
 from kafka.admin import NewTopic
@@ -18,6 +19,7 @@ from kafka.errors import KafkaError, TopicAlreadyExistsError
 
 from hybridwatch.config import ConfigError, KafkaSettings
 from hybridwatch.topics import Topics
+from services.kafka.ports import Admin
 
 log = logging.getLogger(__name__)
 
@@ -84,14 +86,14 @@ def ensure_topics(settings: KafkaSettings, timeout: float = 60.0) -> dict[str, s
         admin.close()
 
 
-def _verify_partitions(admin: KafkaAdminClient, specs: list[TopicSpec], timeout: float) -> None:
+def _verify_partitions(admin: Admin, specs: list[TopicSpec], timeout: float) -> None:
     deadline = time.monotonic() + timeout
     while True:
-        described = {
-            d.get("topic") or d.get("name"): d
+        described: dict[str, dict[str, Any]] = {
+            str(d.get("topic") or d.get("name")): d
             for d in admin.describe_topics([s.name for s in specs])
         }
-        pending = []
+        pending: list[str] = []
         for spec in specs:
             d = described.get(spec.name)
             if d is None or d.get("error_code", 0) != 0:
@@ -111,15 +113,16 @@ def _verify_partitions(admin: KafkaAdminClient, specs: list[TopicSpec], timeout:
         time.sleep(0.2)
 
 
-def _admin(bootstrap: str, client_id: str, timeout: float) -> KafkaAdminClient:
+def _admin(bootstrap: str, client_id: str, timeout: float) -> Admin:
     deadline = time.monotonic() + timeout
     while True:
         try:
-            return KafkaAdminClient(
+            admin: Admin = KafkaAdminClient(
                 bootstrap_servers=bootstrap.split(","),
                 client_id=f"{client_id}-admin",
                 request_timeout_ms=int(min(timeout, 30) * 1000),
             )
+            return admin
         except KafkaError as err:
             if time.monotonic() > deadline:
                 raise KafkaError(f"cannot reach Kafka at {bootstrap}: {err}") from err

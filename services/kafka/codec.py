@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import TypeVar
 
 from hybridwatch.events import SCHEMA_VERSION, Alert, Article, ContractError, Signal, decode
 from hybridwatch.topics import ATTEMPT_HEADER, ERROR_HEADER, REPLAY_HEADER, SCHEMA_HEADER
@@ -23,6 +23,8 @@ SOURCE_HEADER = "hw-source"
 """On a dead letter: topic/partition/offset of the original record."""
 
 Headers = list[tuple[str, bytes]]
+HeadersIn = Iterable[tuple[str, bytes]] | Mapping[str, bytes] | None
+"""Headers as a client hands them over: (name, value) pairs, a mapping, or none."""
 E = TypeVar("E", Article, Signal, Alert)
 
 
@@ -53,16 +55,14 @@ def encode(event: Article | Signal | Alert, attempt: int = 1, replay: bool = Fal
     return Record(event_key(event), event.to_json().encode("utf-8"), headers)
 
 
-def header_map(
-    headers: Iterable[tuple[str, bytes]] | Mapping[str, bytes] | None,
-) -> dict[str, bytes]:
+def header_map(headers: HeadersIn) -> dict[str, bytes]:
     if headers is None:
         return {}
     items = headers.items() if isinstance(headers, Mapping) else headers
     return {k: (v if isinstance(v, bytes) else str(v).encode()) for k, v in items}
 
 
-def decode_event(model: type[E], value: bytes | None, headers: Any = None) -> E:
+def decode_event(model: type[E], value: bytes | None, headers: HeadersIn = None) -> E:
     """Validate one record's value against a contract; ContractError says why it is not one."""
     h = header_map(headers)
     raw_version = h.get(SCHEMA_HEADER)
@@ -89,7 +89,12 @@ def decode_event(model: type[E], value: bytes | None, headers: Any = None) -> E:
 
 
 def dead_letter_headers(
-    reason: str, topic: str, partition: int, offset: int, attempt: int = 1, original: Any = None
+    reason: str,
+    topic: str,
+    partition: int,
+    offset: int,
+    attempt: int = 1,
+    original: HeadersIn = None,
 ) -> Headers:
     """Headers of a dead letter: the reason, where it came from, how often it was tried."""
     out: Headers = [
@@ -103,6 +108,6 @@ def dead_letter_headers(
     return out
 
 
-def is_replay(headers: Any) -> bool:
+def is_replay(headers: HeadersIn) -> bool:
     """True for a record `hybridwatch replay` re-published (REPLAY_HEADER)."""
     return header_map(headers).get(REPLAY_HEADER) == b"1"

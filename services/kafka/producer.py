@@ -23,7 +23,6 @@ import logging
 import threading
 import time
 from collections.abc import Sequence
-from typing import Any
 
 from kafka import KafkaProducer
 from kafka.errors import KafkaError
@@ -33,6 +32,8 @@ from hybridwatch.events import Alert, Article, Signal
 from hybridwatch.topics import Topics
 from services.kafka.admin import require_bootstrap
 from services.kafka.codec import encode
+from services.kafka.ports import Producer, SendFuture
+from services.metrics import PipelineMetrics
 
 log = logging.getLogger(__name__)
 
@@ -46,12 +47,12 @@ class PublishError(RuntimeError):
 class KafkaPublisher:
     def __init__(
         self,
-        producer: KafkaProducer,
+        producer: Producer,
         topics: Topics,
         max_attempts: int = 5,
         backoff: float = 0.5,
         ack_timeout: float = 60.0,
-        metrics: Any = None,
+        metrics: PipelineMetrics | None = None,
     ) -> None:
         self._producer = producer
         self.topics = topics
@@ -65,15 +66,19 @@ class KafkaPublisher:
     def create(
         cls,
         settings: KafkaSettings,
-        metrics: Any = None,
+        metrics: PipelineMetrics | None = None,
         delivery_timeout_ms: int = 120_000,
         max_block_ms: int = 60_000,
-        **kw: Any,
+        max_attempts: int = 5,
+        backoff: float = 0.5,
+        ack_timeout: float | None = None,
     ) -> KafkaPublisher:
         """Connect a producer (called once at start-up by a composition root).
 
         `delivery_timeout_ms` bounds the producer's own retries of one record;
-        `max_block_ms` how long `send` may wait for metadata (e.g. broker down).
+        `max_block_ms` how long `send` may wait for metadata (e.g. broker down);
+        `ack_timeout` (default: the delivery timeout + 5 s) how long one publish
+        waits for acknowledgements.
         """
         bootstrap = require_bootstrap(settings)
         producer = KafkaProducer(
@@ -94,8 +99,14 @@ class KafkaPublisher:
             retry_backoff_ms=200,
             reconnect_backoff_max_ms=2000,
         )
-        kw.setdefault("ack_timeout", delivery_timeout_ms / 1000 + 5)
-        return cls(producer, Topics(settings.topic_prefix), metrics=metrics, **kw)
+        return cls(
+            producer,
+            Topics(settings.topic_prefix),
+            max_attempts=max_attempts,
+            backoff=backoff,
+            ack_timeout=delivery_timeout_ms / 1000 + 5 if ack_timeout is None else ack_timeout,
+            metrics=metrics,
+        )
 
     def topic_for(self, event: Event) -> str:
         if isinstance(event, Article):
@@ -119,9 +130,10 @@ class KafkaPublisher:
             pending = list(events)
             last_error: BaseException | None = None
             for attempt in range(1, self.max_attempts + 1):
-                futures = []
+                futures: list[tuple[Event, SendFuture | None]] = []
                 for ev in pending:
                     rec = encode(ev, attempt, replay)
+                    fut: SendFuture | None
                     try:
                         fut = self._producer.send(
                             self.topic_for(ev), key=rec.key, value=rec.value, headers=rec.headers

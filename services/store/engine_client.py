@@ -14,12 +14,16 @@ seen, counted and waited out in one place.
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import urlsplit
 
 import httpx
+
+if TYPE_CHECKING:  # the client libraries are imported only when a store is opened
+    from elasticsearch import Elasticsearch
+    from opensearchpy import OpenSearch
 
 REQUEST_TIMEOUT = 60.0
 ENGINES = ("elasticsearch", "opensearch")
@@ -88,7 +92,7 @@ class EngineClient(Protocol):
     def close(self) -> None: ...
 
 
-def _body(resp: Any) -> Any:
+def _body(resp: object) -> Any:
     return getattr(resp, "body", resp)
 
 
@@ -96,9 +100,10 @@ class _ClientBase:
     """The calls whose API is the same in opensearch-py and elasticsearch-py; each
     subclass supplies `_client` and `_call` (its own exception translation)."""
 
-    _client: Any
+    _client: OpenSearch | Elasticsearch
 
-    def _call(self, what: str, fn: Any, *args: Any, **kwargs: Any) -> Any:
+    def _call(self, what: str, fn: Callable[..., object], *args: object, **kwargs: Any) -> Any:
+        """`fn(*args, **kwargs)`'s JSON body (Any: the engine's response document)."""
         raise NotImplementedError
 
     def search(self, index: str, body: dict[str, Any]) -> dict[str, Any]:
@@ -141,6 +146,7 @@ class OpenSearchClient(_ClientBase):
     """opensearch-py, for OpenSearch 1.x/2.x/3.x."""
 
     engine = "opensearch"
+    _client: OpenSearch
 
     def __init__(self, url: str, auth: tuple[str, str] | None, verify_certs: bool) -> None:
         from opensearchpy import OpenSearch
@@ -157,7 +163,7 @@ class OpenSearchClient(_ClientBase):
             pool_maxsize=8,
         )
 
-    def _call(self, what: str, fn: Any, *args: Any, **kwargs: Any) -> Any:
+    def _call(self, what: str, fn: Callable[..., object], *args: object, **kwargs: Any) -> Any:
         from opensearchpy import exceptions as ex
 
         try:
@@ -216,6 +222,7 @@ class ElasticsearchClient(_ClientBase):
     """elasticsearch-py (8.x/9.x), for Elasticsearch of the same major version."""
 
     engine = "elasticsearch"
+    _client: Elasticsearch
 
     def __init__(self, url: str, auth: tuple[str, str] | None, verify_certs: bool) -> None:
         from elasticsearch import Elasticsearch
@@ -230,7 +237,7 @@ class ElasticsearchClient(_ClientBase):
             retry_on_status=(),
         )
 
-    def _call(self, what: str, fn: Any, *args: Any, **kwargs: Any) -> Any:
+    def _call(self, what: str, fn: Callable[..., object], *args: object, **kwargs: Any) -> Any:
         import elastic_transport
         from elasticsearch import ApiError
 

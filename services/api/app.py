@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from datetime import datetime
 from importlib import resources
 from typing import Annotated, Any, Literal
 
@@ -40,7 +41,7 @@ Offset = Annotated[int, Query(ge=0, le=100_000)]
 SeverityParam = Annotated[Literal["low", "medium", "high", "critical"] | None, Query()]
 
 
-def _window(since: str | None, until: str | None) -> tuple[Any, Any]:
+def _window(since: str | None, until: str | None) -> tuple[datetime | None, datetime | None]:
     try:
         return (
             parse_optional(since, name="since"),

@@ -113,10 +113,18 @@ class WebhookNotifier:
     """The alert as JSON; `X-Hybridwatch-Signature: sha256=<hex>` is the HMAC-SHA256 of
     the exact body with the channel's secret, so a receiver can check who sent it."""
 
-    def __init__(self, subscription: str, channel: WebhookChannel, **retry: Any) -> None:
+    def __init__(
+        self,
+        subscription: str,
+        channel: WebhookChannel,
+        *,
+        attempts: int = 3,
+        backoff: float = 0.5,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
         self.name = f"webhook:{subscription}"
         self._secret = channel.secret.get_secret_value().encode() if channel.secret else None
-        self._poster = _HttpPoster(channel.url, channel.timeout, **retry)
+        self._poster = _HttpPoster(channel.url, channel.timeout, attempts, backoff, sleep)
 
     def _post(self, payload: dict[str, Any], event: str, delivery: str) -> None:
         body = json.dumps(payload, ensure_ascii=False, sort_keys=True).encode("utf-8")
@@ -145,9 +153,17 @@ class WebhookNotifier:
 class ChatNotifier:
     """Slack-compatible incoming webhook (Slack, Mattermost, Rocket.Chat): {"text": ...}."""
 
-    def __init__(self, subscription: str, channel: ChatChannel, **retry: Any) -> None:
+    def __init__(
+        self,
+        subscription: str,
+        channel: ChatChannel,
+        *,
+        attempts: int = 3,
+        backoff: float = 0.5,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
         self.name = f"chat:{subscription}"
-        self._poster = _HttpPoster(channel.url, channel.timeout, **retry)
+        self._poster = _HttpPoster(channel.url, channel.timeout, attempts, backoff, sleep)
 
     def _text(self, text: str, delivery: str) -> None:
         body = json.dumps({"text": text}, ensure_ascii=False).encode("utf-8")

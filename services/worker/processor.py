@@ -1,13 +1,15 @@
 """One batch of article records -> signals, dead letters and detector-state updates.
 
-Framework-free on purpose: the Faust agent (services/worker/app.py) adapts its events
-to `Incoming` and its producer/table to the callables given here, so this ordering
-logic -- the part that decides whether a crash can lose or double-count anything --
-is unit-testable without a broker. The order per batch is:
+Framework-free on purpose: it knows nothing of Faust. The Faust adapter
+(services/worker/faust_adapter.py) turns its events into `Incoming` and its producer,
+table and consumer into the callables given here, so this ordering logic -- the part
+that decides whether a crash can lose or double-count anything -- is unit-testable
+without a broker. The order per batch is:
 
 1. per source partition, in offset order: skip records at or below the partition's
    applied-offset marker (re-deliveries); decode (poison -> dead letter); run the
-   detector suite on an overlay (exception -> dead letter, its writes discarded);
+   shared batch step (services/pipeline/step.py: a failing article -> dead letter,
+   no state change of it kept);
 2. send every signal and dead letter and wait until Kafka acknowledged all of them
    (failed sends are retried with the attempt count in a header);
 3. only then write, per partition, a delta record (the batch's changed keys) and the
@@ -28,11 +30,12 @@ import os
 import time
 from collections.abc import Awaitable, Callable, Iterator, MutableMapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
-from detectors.pipeline import DetectorSuite, Prepared
-from hybridwatch.events import Alert, Article, ContractError, Signal
-from hybridwatch.topics import Topics
+from detectors.pipeline import DetectorSuite
+from hybridwatch.events import Article, ContractError
+from hybridwatch.topics import ATTEMPT_HEADER, Topics
+from services.alerts.alerter import Subscription
 from services.kafka.codec import (
     Headers,
     Record,
@@ -41,7 +44,11 @@ from services.kafka.codec import (
     encode,
     is_replay,
 )
-from services.worker.state import Overlay, StateCache
+from services.pipeline.step import ArticleFailure, Outcome, StateChanges, run_batch
+from services.worker.state import StateCache
+
+if TYPE_CHECKING:
+    from services.metrics import PipelineMetrics
 
 log = logging.getLogger(__name__)
 
@@ -56,8 +63,6 @@ GAP_CONFIRMATIONS = 3
 ChangelogFn = Callable[[int, str, Any], Awaitable[Any]]
 """changelog(partition, key, value or None) -> resolves when Kafka acknowledged the record."""
 
-AlertsFn = Callable[[Article, Sequence[Signal], bool], list[Alert]]
-"""(article, its signals, replay) -> the alerts they raise (services.alerts.alerter.build_alerts)."""
 
 SendFn = Callable[[str, bytes | None, bytes | None, Headers], Awaitable[Awaitable[Any]]]
 """send(topic, key, value, headers) -> awaitable that resolves when Kafka acknowledged it."""
@@ -73,7 +78,7 @@ class Incoming:
     value: bytes | None
     headers: Any = None
     handle: Any = None
-    """The runtime's own event object (a Faust event), used by `scope`."""
+    """The runtime's own event object: opaque here, only `scope` uses it."""
 
 
 @dataclass
@@ -98,6 +103,11 @@ class _Out:
     dead_reason: str | None = None
 
 
+class _Ran(NamedTuple):
+    outs: list[_Out]
+    changes: StateChanges
+
+
 @contextlib.contextmanager
 def _no_scope(_: Incoming) -> Iterator[None]:
     yield
@@ -113,17 +123,17 @@ class BatchProcessor:
         changelog: ChangelogFn | None = None,
         seek: SeekFn | None = None,
         scope: ScopeFn = _no_scope,
-        metrics: Any = None,
+        metrics: PipelineMetrics | None = None,
         max_send_attempts: int = 5,
         send_backoff: float = 0.5,
         shards: int = 16,
         snapshot_min_keys: int = 20_000,
         max_deltas: int = 1_000,
-        alerts_for: AlertsFn | None = None,
+        subscriptions: Sequence[Subscription] = (),
     ) -> None:
         self.suite = suite
-        self._alerts_for = alerts_for
-        """(article, signals) -> alerts to publish to the alerts topic (None: none)."""
+        self.subscriptions = tuple(subscriptions)
+        """Their alerts go to the alerts topic (services.alerts.alerter.build_alerts)."""
         self.table = table
         self.topics = topics
         self._send = send
@@ -141,10 +151,7 @@ class BatchProcessor:
         self.positions: dict[tuple[str, int], int] = {}
         """Highest offset seen per source partition (processed or skipped)."""
         self.last_batch_at = time.monotonic()
-        self.rewound = False
-        """The watchdog already rewound the stuck partitions in the current stall."""
-        self.rebalancing_since: float | None = None
-        """When the app entered the rebalance it is still in (watchdog bookkeeping)."""
+        """When the last batch finished (the runtime's stall watchdog reads it)."""
 
     def forget_partitions(self) -> None:
         """Call on rebalance: the next batch of each partition reloads and re-applies its marker."""
@@ -157,7 +164,7 @@ class BatchProcessor:
             groups.setdefault((rec.topic, rec.partition), []).append(rec)
         outs: list[_Out] = []
         rewinds: list[tuple[str, int, int]] = []
-        commits: list[tuple[Incoming, StateCache, int, dict[str, Any], list[str]]] = []
+        commits: list[tuple[Incoming, StateCache, int, StateChanges]] = []
         for (topic, partition), recs in groups.items():
             recs.sort(key=lambda r: r.offset)
             with self._scope(recs[-1]):
@@ -182,7 +189,6 @@ class BatchProcessor:
                         cache.seq,
                         cache.snap,
                     )
-                part = Overlay(cache)
                 applied = cache.offset
                 last = applied
                 todo: list[Incoming] = []
@@ -200,7 +206,8 @@ class BatchProcessor:
                     if self.metrics is not None:
                         self.metrics.articles_in.inc()
                     todo.append(rec)
-                outs.extend(self._run(todo, part, cache, report))
+                ran = self._run(todo, cache, report)
+                outs.extend(ran.outs)
                 # what the watchdog may count as handled: not records past a rewind
                 handled = last if partition in report.rewound else max(last, recs[-1].offset)
                 self.positions[(topic, partition)] = max(
@@ -217,22 +224,20 @@ class BatchProcessor:
                         last,
                     )
                 if last > applied:
-                    sets, dels = part.changes()
-                    commits.append((recs[-1], cache, last, sets, dels))
+                    commits.append((recs[-1], cache, last, ran.changes))
                     report.last_offsets[partition] = last
         await self._deliver(outs)
         persisting = []
-        for rec, cache, last, sets, dels in commits:
+        for rec, cache, last, changes in commits:
             with self._scope(rec):
                 # delta, marker (+ snapshot) into the local store: see state.py
-                stages = cache.commit(last, sets, dels)
+                stages = cache.commit(last, changes.writes, list(changes.deletes))
             persisting.append(self._persist(rec, stages))
         await asyncio.gather(*persisting)
         if self._seek is not None:
             for topic, partition, offset in rewinds:
                 await self._seek(topic, partition, offset)
         self.last_batch_at = time.monotonic()
-        self.rewound = False
         if self.metrics is not None:
             self.metrics.articles_out.inc(report.processed)
             for o in outs:
@@ -299,10 +304,8 @@ class BatchProcessor:
         )
         return True
 
-    def _run(
-        self, recs: list[Incoming], part: Overlay, cache: StateCache, report: BatchReport
-    ) -> list[_Out]:
-        """One partition's records in offset order: decode, then the suite over the batch."""
+    def _run(self, recs: list[Incoming], cache: StateCache, report: BatchReport) -> _Ran:
+        """One partition's records in offset order: decode, then the shared batch step."""
         decoded: list[tuple[Incoming, Article | _Out]] = []
         for rec in recs:
             try:
@@ -310,48 +313,41 @@ class BatchProcessor:
             except ContractError as err:
                 report.dead += 1
                 decoded.append((rec, self._dead(rec, "invalid-article", str(err))))
-        # state-free detectors over the whole batch at once (detectors/pipeline.py)
-        prepared = iter(self.suite.prepare([a for _, a in decoded if isinstance(a, Article)]))
+        articles = [(rec, a) for rec, a in decoded if isinstance(a, Article)]
+        result = run_batch(
+            self.suite,
+            self.subscriptions,
+            [a for _, a in articles],
+            cache.view,
+            # re-published history: its alerts say so
+            replay=[is_replay(rec.headers) for rec, _ in articles],
+            # a failed detector may have mutated values in place: re-read them
+            forget=cache.forget,
+        )
+        outcomes = iter(result.outcomes)
         outs: list[_Out] = []
         for rec, item in decoded:
             if isinstance(item, _Out):
                 outs.append(item)
             else:
-                outs.extend(self._one(rec, next(prepared), part, cache, report))
-        return outs
+                outs.extend(self._outputs(rec, next(outcomes), report))
+        return _Ran(outs, result.state_changes)
 
-    def _one(
-        self,
-        rec: Incoming,
-        prepared: Prepared,
-        part: Overlay,
-        cache: StateCache,
-        report: BatchReport,
-    ) -> list[_Out]:
-        article = prepared.article
-        view = Overlay(cache, under=part)
-        try:
-            detection = self.suite.process(prepared, view)
-        except Exception as err:  # a detector bug must not stop the stream
-            # it may have mutated values it read in place: re-read them from the table
-            cache.forget(view.read)
-            log.exception(
+    def _outputs(self, rec: Incoming, outcome: Outcome, report: BatchReport) -> list[_Out]:
+        if isinstance(outcome, ArticleFailure):
+            log.error(
                 "detector failure on article %s (%s/%d@%d)",
-                article.id,
+                outcome.article.id,
                 rec.topic,
                 rec.partition,
                 rec.offset,
+                exc_info=outcome.error,
             )
             report.dead += 1
-            return [
-                self._dead(
-                    rec, "detector-error", f"{type(err).__name__}: {err} (article {article.id})"
-                )
-            ]
-        view.fold_into(part)
+            return [self._dead(rec, outcome.reason, outcome.detail)]
         report.processed += 1
-        out = []
-        for sig in detection.signals:
+        out: list[_Out] = []
+        for sig in outcome.detection.signals:
             r: Record = encode(sig)
             out.append(
                 _Out(
@@ -363,12 +359,10 @@ class BatchProcessor:
                 )
             )
         report.signals += len(out)
-        if self._alerts_for is not None and detection.signals:
-            replay = is_replay(rec.headers)  # re-published history: alerts say so
-            for alert in self._alerts_for(article, detection.signals, replay):
-                a: Record = encode(alert)
-                out.append(_Out(self.topics.alerts, a.key, a.value, a.headers))
-                report.alerts += 1
+        for alert in outcome.alerts:
+            a: Record = encode(alert)
+            out.append(_Out(self.topics.alerts, a.key, a.value, a.headers))
+            report.alerts += 1
         return out
 
     def _dead(self, rec: Incoming, reason: str, detail: str) -> _Out:
@@ -422,8 +416,6 @@ class BatchProcessor:
 
 
 def _with_attempt(headers: Headers, attempt: int) -> Headers:
-    from hybridwatch.topics import ATTEMPT_HEADER
-
     return [(k, v) for k, v in headers if k != ATTEMPT_HEADER] + [
         (ATTEMPT_HEADER, str(attempt).encode())
     ]

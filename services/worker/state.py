@@ -1,11 +1,12 @@
 """Detector state on top of a Faust table: write overlays, delta records, the applied-offset marker.
 
-Why an overlay: detectors do read-modify-write on a plain mapping. Writing straight
+Why overlays: detectors do read-modify-write on a plain mapping. Writing straight
 into the changelog-backed table would (a) leave half an article's updates behind when
 a detector raises, and (b) publish state before the signals it explains are durable.
-So each article works on an `Overlay` whose writes are folded into a per-partition
-overlay on success, and the worker copies them into the table only after the batch's
-signals were acknowledged by Kafka.
+So each article works on an overlay of the shared batch step
+(services/pipeline/step.py) whose writes count only when the article succeeded, and
+the worker commits the batch's changes here only after its signals were acknowledged
+by Kafka.
 
 Why a marker: Faust commits consumer offsets and writes table changelogs
 independently, so after a crash a worker may restore state that already contains the
@@ -37,12 +38,12 @@ the records' offsets may be committed.
 from __future__ import annotations
 
 import zlib
-from collections.abc import Iterator, Mapping, MutableMapping
+from collections.abc import Iterable, Iterator, Mapping, MutableMapping
 from typing import Any
 
+from services.pipeline.step import ABSENT as ABSENT
+
 MARKER_PREFIX = "__hw_applied__/"
-ABSENT: Any = object()
-"""Sentinel: a key known not to exist (negative cache entry, or a pending delete)."""
 
 
 def marker_key(topic: str, partition: int) -> str:
@@ -170,7 +171,7 @@ class StateCache:
                 v = self.flat.get(key, ABSENT)
         return v
 
-    def forget(self, keys: Iterator[str] | list[str] | set[str]) -> None:
+    def forget(self, keys: Iterable[str]) -> None:
         """Drop shards whose values a failed detector may have mutated in place.
 
         Only clean shards can be re-read from the table; a dirty shard's values are the
@@ -187,6 +188,11 @@ class StateCache:
         for i in range(self.n):
             self._shard(i)
         yield from list(self.flat)
+
+    @property
+    def view(self) -> CacheView:
+        """The partition's state as a read-only mapping (what the batch step reads)."""
+        return CacheView(self)
 
     # -- writes -------------------------------------------------------------------
 
@@ -264,71 +270,29 @@ class StateCache:
         self.keys_since_snap = 0
 
 
-class Overlay(MutableMapping[str, Any]):
-    """Writes and deletes recorded over a lower layer (another Overlay, else the cache).
+class CacheView(Mapping[str, Any]):
+    """A `StateCache` as a read-only Mapping; `get(key, ABSENT)` is the fast path."""
 
-    Values are handed out as stored, not copied: detectors assign what they changed
-    (read-modify-write), as detectors/base.py requires.
-    """
+    __slots__ = ("_cache",)
 
-    def __init__(self, cache: StateCache, under: Overlay | None = None) -> None:
-        self.cache = cache
-        self.under = under
-        self.writes: dict[str, Any] = {}
-        self.read: set[str] = set()
+    def __init__(self, cache: StateCache) -> None:
+        self._cache = cache
 
-    def _lookup(self, key: str) -> Any:
-        # iterative, not recursive: this is the hottest path of the worker (~60 reads/article)
-        v = self.writes.get(key, self)
-        if v is not self:
-            return v
-        self.read.add(key)
-        under = self.under
-        while under is not None:
-            v = under.writes.get(key, self)
-            if v is not self:
-                return v
-            under = under.under
-        return self.cache.lookup(key)
+    def get(self, key: str, default: Any = None) -> Any:
+        v = self._cache.lookup(key)
+        return default if v is ABSENT else v
 
     def __getitem__(self, key: str) -> Any:
-        v = self._lookup(key)
+        v = self._cache.lookup(key)
         if v is ABSENT:
             raise KeyError(key)
         return v
 
-    def get(self, key: str, default: Any = None) -> Any:
-        v = self._lookup(key)
-        return default if v is ABSENT else v
-
-    def __setitem__(self, key: str, value: Any) -> None:
-        self.writes[key] = value
-
-    def __delitem__(self, key: str) -> None:
-        if self._lookup(key) is ABSENT:
-            raise KeyError(key)
-        self.writes[key] = ABSENT
-
     def __contains__(self, key: object) -> bool:
-        return isinstance(key, str) and self._lookup(key) is not ABSENT
+        return isinstance(key, str) and self._cache.lookup(key) is not ABSENT
 
     def __iter__(self) -> Iterator[str]:
-        # rare (no built-in detector iterates its state); correct but not fast
-        keys = set(self._all_writes()) | set(self.cache.keys())
-        return iter(sorted(k for k in keys if k in self))
-
-    def _all_writes(self) -> dict[str, Any]:
-        below = self.under._all_writes() if self.under is not None else {}
-        return {**below, **self.writes}
+        return self._cache.keys()
 
     def __len__(self) -> int:
         return sum(1 for _ in self)
-
-    def fold_into(self, other: Overlay) -> None:
-        other.writes.update(self.writes)
-
-    def changes(self) -> tuple[dict[str, Any], list[str]]:
-        """(key -> new value, deleted keys)."""
-        sets = {k: v for k, v in self.writes.items() if v is not ABSENT}
-        dels = [k for k, v in self.writes.items() if v is ABSENT]
-        return sets, dels

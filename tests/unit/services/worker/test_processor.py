@@ -309,7 +309,7 @@ async def test_a_hole_the_log_itself_has_is_accepted_after_repeated_rewinds() ->
 
 async def test_alerts_follow_their_articles_signals_to_the_alerts_topic() -> None:
     from hybridwatch.events import Alert
-    from services.alerts.alerter import Subscription, build_alerts
+    from services.alerts.alerter import Subscription
 
     sink = Sink()
     subs = [Subscription("all", "low"), Subscription("rs-only", "low", countries=("RS",))]
@@ -319,7 +319,7 @@ async def test_alerts_follow_their_articles_signals_to_the_alerts_topic() -> Non
         TOPICS,
         sink.send,
         send_backoff=0,
-        alerts_for=lambda article, signals, replay: build_alerts(subs, article, signals, replay),
+        subscriptions=subs,
     )
     recs = _records(3)
     replayed = recs[2]

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import time
-from typing import Any
+from collections.abc import Sequence
+from typing import Any, NoReturn
 
+import pytest
 from faust.types import TP
 
-from services.worker.app import watchdog
-from services.worker.processor import BatchProcessor
+from services.worker.faust_adapter import EXIT_RESTART, StallWatchdog
+from services.worker.processor import Incoming
 
 TOPIC = "t.articles"
 
@@ -53,13 +55,30 @@ class _App:
         self.flow_control = _Flow()
 
 
-def _idle_processor(seconds: float) -> BatchProcessor:
-    proc = BatchProcessor.__new__(BatchProcessor)
-    proc.positions = {}
-    proc.rebalancing_since = None
-    proc.rewound = False
-    proc.last_batch_at = time.monotonic() - seconds
-    return proc
+class _Progress:
+    """What the watchdog reads of the batch processor."""
+
+    def __init__(self, idle: float) -> None:
+        self.positions: dict[tuple[str, int], int] = {}
+        self.last_batch_at = time.monotonic() - idle
+
+    async def process(self, batch: Sequence[Incoming]) -> None:
+        raise AssertionError("the watchdog never processes")
+
+    def forget_partitions(self) -> None:
+        pass
+
+
+class _Exited(Exception):
+    pass
+
+
+def _exit(code: int) -> NoReturn:
+    raise _Exited(code)
+
+
+def _watchdog(app: _App, progress: _Progress) -> StallWatchdog:
+    return StallWatchdog(app, progress, TOPIC, stall_after=30, exit=_exit)
 
 
 async def test_a_taken_over_partition_with_records_past_the_committed_offset_is_resumed() -> None:
@@ -68,20 +87,42 @@ async def test_a_taken_over_partition_with_records_past_the_committed_offset_is_
     # only the committed offset shows that 300 records were never processed here
     consumer = _Consumer({tp: 319}, {tp: 19}, position=319)
     app = _App(consumer)
-    proc = _idle_processor(45)
-    await watchdog(app, proc, TOPIC, stall_after=30)  # type: ignore[arg-type]
+    dog = _watchdog(app, _Progress(idle=45))
+    await dog.check()
     assert consumer.resumed and app.flow_control.resumed == 1
     # and rewound once to the first record not yet processed, so Faust fetches it again
     assert consumer.seeks == [(tp, 19)]
-    await watchdog(app, proc, TOPIC, stall_after=30)  # type: ignore[arg-type]
+    await dog.check()
     assert consumer.seeks == [(tp, 19)]
+    dog.batch_done()  # a batch ran: the next stall may rewind again
+    await dog.check()
+    assert consumer.seeks == [(tp, 19), (tp, 19)]
 
 
 async def test_nothing_happens_when_every_owned_record_was_processed() -> None:
     tp = TP(TOPIC, 2)
     consumer = _Consumer({tp: 319}, {tp: 300}, position=319)
-    proc = _idle_processor(45)
-    proc.positions[(TOPIC, 2)] = 318
+    progress = _Progress(idle=45)
+    progress.positions[(TOPIC, 2)] = 318
     app = _App(consumer)
-    await watchdog(app, proc, TOPIC, stall_after=30)  # type: ignore[arg-type]
+    await _watchdog(app, progress).check()
     assert not consumer.resumed and app.flow_control.resumed == 0
+
+
+async def test_a_stall_that_outlasts_three_stall_times_exits_for_a_restart() -> None:
+    tp = TP(TOPIC, 0)
+    consumer = _Consumer({tp: 10}, {tp: 0}, position=10)
+    with pytest.raises(_Exited) as exited:
+        await _watchdog(_App(consumer), _Progress(idle=95)).check()
+    assert exited.value.args == (EXIT_RESTART,)
+
+
+async def test_a_rebalance_that_never_ends_exits_for_a_restart() -> None:
+    app = _App(_Consumer({}, {}, position=0))
+    app.rebalancing = True
+    dog = _watchdog(app, _Progress(idle=0))
+    await dog.check()  # the rebalance starts: only noted
+    assert dog.rebalancing_since is not None
+    dog.rebalancing_since -= 91
+    with pytest.raises(_Exited):
+        await dog.check()

@@ -1,0 +1,1 @@
+"""The batch step every runtime shares (embedded pipeline, Faust worker, detect/eval)."""

@@ -17,7 +17,9 @@ from tests.fixtures.http import FeedServer
 ROOT = Path(__file__).resolve().parents[2]
 FEEDS = ROOT / "tests" / "fixtures" / "feeds" / "e2e"  # synthetic, see its README
 _SCRIPT = Path(sys.executable).parent / "hybridwatch"
-HYBRIDWATCH = [str(_SCRIPT)] if _SCRIPT.exists() else [sys.executable, "-m", "hybridwatch.cli"]
+HYBRIDWATCH = (
+    [str(_SCRIPT)] if _SCRIPT.exists() else [sys.executable, "-m", "services.entrypoints.cli"]
+)
 """The installed console script (.venv/bin/hybridwatch), as an operator runs it."""
 
 MK_ARTICLE_URL = "https://mk.example.org/vesti/referendum-strumica"

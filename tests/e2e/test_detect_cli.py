@@ -27,7 +27,7 @@ LINES = [
 def run_cli(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("HW_")}
     return subprocess.run(
-        [sys.executable, "-m", "hybridwatch.cli", *args],
+        [sys.executable, "-m", "services.entrypoints.cli", *args],
         cwd=ROOT,
         env=env,
         input=stdin,

@@ -108,7 +108,7 @@ def test_alerts_from_kafka_reach_the_webhook_once_with_a_digest_over_budget(
     # second run: the real command, same outbox and group; one new alert, one old repeat
     _publish(kafka_bootstrap, topics.alerts, [_alert(6), first[0]])
     proc = subprocess.run(
-        [sys.executable, "-m", "hybridwatch.cli", "alerter", "--once",
+        [sys.executable, "-m", "services.entrypoints.cli", "alerter", "--once",
          "--config", str(data / "hybridwatch.yaml")],
         cwd=ROOT, capture_output=True, text=True, timeout=300, check=False,
         env={k: v for k, v in os.environ.items() if not k.startswith("HW_")},

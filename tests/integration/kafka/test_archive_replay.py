@@ -34,7 +34,7 @@ ROOT = Path(__file__).resolve().parents[3]
 
 def _cli(config: Path, *args: str) -> subprocess.CompletedProcess[str]:
     proc = subprocess.run(
-        [sys.executable, "-m", "hybridwatch.cli", *args, "--config", str(config)],
+        [sys.executable, "-m", "services.entrypoints.cli", *args, "--config", str(config)],
         cwd=ROOT,
         capture_output=True,
         text=True,

@@ -13,8 +13,8 @@ from pathlib import Path
 from hybridwatch.config import Settings
 from hybridwatch.events import Article
 from hybridwatch.topics import SCHEMA_HEADER, Topics
+from services.entrypoints.ingest import run_ingest
 from services.kafka.codec import TYPE_HEADER
-from services.kafka.ingest import run_ingest
 from services.kafka.producer import KafkaPublisher, PublishError
 from tests.fixtures.http import FeedServer
 from tests.fixtures.kafka import LocalKafka, consume_all, create_topics, kafka_settings

@@ -15,7 +15,7 @@ from tests.fixtures.kafka import ROOT, clean_env, settings_tree
 
 def _topics_cmd(config: Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "hybridwatch.cli", "topics", "--config", str(config)],
+        [sys.executable, "-m", "services.entrypoints.cli", "topics", "--config", str(config)],
         cwd=ROOT,
         env=clean_env(),
         capture_output=True,

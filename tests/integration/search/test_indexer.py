@@ -14,9 +14,9 @@ from typing import Any
 
 import pytest
 
-from hybridwatch.commands import indexer as indexer_command
 from hybridwatch.events import Article, Evidence, Signal
 from hybridwatch.topics import ERROR_HEADER, Topics
+from services.entrypoints import indexer as indexer_command
 from services.kafka.codec import encode
 from services.store.base import ArticleQuery, SignalQuery
 from services.store.search_engine import SearchEngineStore

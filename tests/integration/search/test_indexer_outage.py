@@ -199,7 +199,7 @@ def test_no_article_is_lost_or_duplicated_across_a_60s_engine_outage(
     # production; the engine goes down while both are busy.
     with log_path.open("wb") as log:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "hybridwatch.cli", "indexer", "--config", str(config)],
+            [sys.executable, "-m", "services.entrypoints.cli", "indexer", "--config", str(config)],
             cwd=ROOT,
             env=clean_env(),
             stdout=subprocess.PIPE,

@@ -230,7 +230,7 @@ def test_hybridwatch_search_prints_the_same_on_both_stores(
 ) -> None:
     import yaml
 
-    from hybridwatch.cli import main
+    from services.entrypoints.cli import main
 
     sqlite, engine = both_stores
     for name in [k for k in os.environ if k.startswith("HW_")]:

@@ -23,8 +23,14 @@ from collections.abc import Callable, Iterator
 from datetime import date
 from typing import Any
 
-from hybridwatch.config import ConfigError, Settings
+from hybridwatch.config import Settings
 from hybridwatch.events import Article
+from services.entrypoints.bootstrap import (
+    build_replay_pipeline,
+    kafka_publisher,
+    open_archive,
+    require_kafka,
+)
 
 BATCH = 200
 PROGRESS_EVERY = 5.0
@@ -73,9 +79,7 @@ class _Pacer:
 
 
 def _to_kafka(settings: Settings, articles: Iterator[Article], pacer: _Pacer) -> dict[str, Any]:
-    from services.kafka.producer import KafkaPublisher
-
-    publisher = KafkaPublisher.create(settings.kafka)
+    publisher = kafka_publisher(settings, "replay --to kafka")
     try:
         for batch in _batches(articles, BATCH):
             publisher.publish_sync(batch, replay=True)
@@ -86,13 +90,8 @@ def _to_kafka(settings: Settings, articles: Iterator[Article], pacer: _Pacer) ->
 
 
 def _to_embedded(settings: Settings, articles: Iterator[Article], pacer: _Pacer) -> dict[str, Any]:
-    from services.embedded.bootstrap import build_alerter, build_suite, open_store
-    from services.embedded.pipeline import EmbeddedPipeline
-
-    suite = build_suite(settings)
-    store = open_store(settings)
-    alerter = build_alerter(settings, store, settings.data_dir, replay=True)
-    pipeline = EmbeddedPipeline(suite, store, alerter, alert_retry=settings.alerts.retry_seconds)
+    role = build_replay_pipeline(settings)
+    pipeline = role.pipeline
 
     async def go() -> None:
         await pipeline.start()
@@ -108,12 +107,11 @@ def _to_embedded(settings: Settings, articles: Iterator[Article], pacer: _Pacer)
         stats = pipeline.stats
         return {"signals": stats.signals, "flagged": stats.flagged, "alerts_new": stats.alerts_new}
     finally:
-        alerter.close()
-        store.close()
+        role.close()
 
 
 def main(args: argparse.Namespace, settings: Settings) -> int:
-    from ingest.archive import Archive, ArchiveError, ReadReport, parse_day
+    from ingest.archive import ReadReport, parse_day
 
     try:
         since: date | None = parse_day(args.since) if args.since else None
@@ -125,15 +123,12 @@ def main(args: argparse.Namespace, settings: Settings) -> int:
         print(f"hybridwatch replay: --since {since} is after --until {until}", file=sys.stderr)
         return 2
     target = args.to or ("kafka" if settings.kafka.bootstrap else "embedded")
-    if target == "kafka" and not settings.kafka.bootstrap:
-        raise ConfigError("kafka.bootstrap: required by replay --to kafka (HW_KAFKA_BOOTSTRAP)")
+    if target == "kafka":
+        require_kafka(settings, "replay --to kafka")
     if not (settings.archive_dir / "articles").is_dir():
         print(f"hybridwatch replay: no archive in {settings.archive_dir}", file=sys.stderr)
         return 1
-    try:
-        archive = Archive(settings.archive_dir)
-    except ArchiveError as err:
-        raise ConfigError(f"archive.dir: {err}") from err
+    archive = open_archive(settings)
     report = ReadReport()
     pacer = _Pacer(args.rate)
     print(f"replay: {settings.archive_dir} -> {target}", file=sys.stderr)

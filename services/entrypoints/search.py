@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from hybridwatch.config import Settings
 from hybridwatch.events import format_time
 from services.api.timeparse import TimeParseError, parse_optional
+from services.entrypoints.bootstrap import open_store
 from services.store.base import ArticleHit, ArticleQuery
 
 
@@ -33,8 +34,6 @@ def _table(hits: Sequence[ArticleHit]) -> str:
 
 
 def main(args: argparse.Namespace, settings: Settings) -> int:
-    from services.store.factory import open_store
-
     try:
         since = parse_optional(args.since, name="--since")
         until = parse_optional(args.until, name="--until", upper=True)

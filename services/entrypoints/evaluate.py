@@ -26,11 +26,12 @@ import sys
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from hybridwatch.commands.batch import RecordError, article_from_record, country_codes
-from hybridwatch.commands.detect import DEFAULT_BATCH, build_suite
 from hybridwatch.config import Settings
 from hybridwatch.events import WESTERN_BALKANS, Article, Signal
 from hybridwatch.textfold import cyrillic_share
+from services.entrypoints.batch import RecordError, article_from_record, country_codes
+from services.entrypoints.bootstrap import build_suite
+from services.entrypoints.detect import DEFAULT_BATCH
 
 if TYPE_CHECKING:
     from detectors.pipeline import Detection

@@ -1,7 +1,7 @@
 """`hybridwatch detect`: JSONL articles in, one JSONL result per input line out.
 
 The batch contract (DESIGN.md): each input line is an Article (only `id`, `title`
-and `text` required; defaults in hybridwatch/commands/batch.py); each output line
+and `text` required; defaults in services/entrypoints/batch.py); each output line
 is {"article_id", "flagged", "risk", "signals"} in input order. A malformed line
 is reported on stderr with its line number and written as {"line": N, "error": ...}
 so output line N always answers input line N; the run goes on. The exit status is
@@ -17,19 +17,9 @@ import sys
 from contextlib import ExitStack
 from typing import IO, Any
 
-from hybridwatch.commands.batch import RecordError, article_from_record
 from hybridwatch.config import Settings
-
-
-def build_suite(settings: Settings, extra_options: dict[str, dict[str, Any]] | None = None) -> Any:
-    from detectors.pipeline import DetectorSuite
-
-    options = {k: dict(v) for k, v in settings.detectors.options.items()}
-    for name, opts in (extra_options or {}).items():
-        options.setdefault(name, {}).update(opts)
-    return DetectorSuite.from_config(
-        settings.detectors.enabled, options, settings.detectors.flag_threshold
-    )
+from services.entrypoints.batch import RecordError, article_from_record
+from services.entrypoints.bootstrap import build_suite
 
 
 def _open_in(path: str, stack: ExitStack) -> IO[str]:

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from hybridwatch.commands.replay import _batches, _Pacer, main
 from hybridwatch.config import load_settings
+from services.entrypoints.replay import _batches, _Pacer, main
 from tests.fixtures.synthetic_articles import START, synthetic_articles
 
 

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from hybridwatch.cli import main
 from ingest.state import IngestState
+from services.entrypoints.cli import main
 
 T0 = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
 

@@ -1,6 +1,6 @@
 """`hybridwatch worker`: the Faust stream processor (detectors on Kafka).
 
-Imports Faust only when run (see hybridwatch/cli.py). Topics are created first
+Imports Faust only when run (see services/entrypoints/cli.py). Topics are created first
 (idempotently), so a fresh cluster needs no separate `hybridwatch topics` step.
 """
 
@@ -9,10 +9,9 @@ from __future__ import annotations
 import argparse
 
 from hybridwatch.config import Settings
+from services.entrypoints.bootstrap import build_worker
 
 
 def main(args: argparse.Namespace, settings: Settings) -> int:
-    from services.worker.app import build_worker
-
     worker = build_worker(settings)
     return worker.run(loglevel=str(getattr(args, "loglevel", "warning")))

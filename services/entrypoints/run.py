@@ -1,4 +1,6 @@
-"""Runs the embedded runtime: poller, pipeline and API in one asyncio loop.
+"""`hybridwatch run`: the embedded runtime (poll, detect, store, alert, serve) in one asyncio loop.
+
+The parts come from `bootstrap.build_embedded`.
 
 Shutdown (SIGINT/SIGTERM, or the end of `--once`) goes in dependency order: stop
 polling, let the API finish in-flight requests, drain the pipeline queue (every
@@ -9,6 +11,7 @@ not marked seen, so it is fetched again on the next start: nothing is lost.
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import contextlib
 import logging
@@ -19,7 +22,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from hybridwatch.config import Settings
-from services.embedded.bootstrap import Embedded, build
+from services.entrypoints.bootstrap import Embedded, build_embedded
 
 log = logging.getLogger(__name__)
 
@@ -112,7 +115,7 @@ async def _run(settings: Settings, once: bool, api: bool) -> int:
     # Bind first: a taken port is reported before anything is opened or loaded.
     sock = bind(settings.api.host, settings.api.port) if api and not once else None
     try:
-        rt: Embedded = build(settings)
+        rt: Embedded = build_embedded(settings)
     except BaseException:
         if sock is not None:
             sock.close()
@@ -223,3 +226,11 @@ def _count(settings: Settings) -> str:
 
 def run(settings: Settings, once: bool = False, api: bool = True) -> int:
     return asyncio.run(_run(settings, once, api and settings.api.enabled))
+
+
+def main(args: argparse.Namespace, settings: Settings) -> int:
+    try:
+        return run(settings, once=bool(args.once), api=not args.no_api)
+    except OSError as err:
+        print(f"hybridwatch: {err}", file=sys.stderr)
+        return 1

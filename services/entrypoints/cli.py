@@ -1,8 +1,10 @@
 """The `hybridwatch` command line.
 
-Each subcommand lives in `hybridwatch.commands.<name>` and is imported only when
-run, so `hybridwatch detect` does not pay for Kafka or Faust imports and no client
-is created at import time.
+Each subcommand lives in `services.entrypoints.<module>` (COMMAND_MODULES) with a
+`main(args, settings) -> int`, and is imported only when run, so `hybridwatch detect`
+does not pay for Kafka or Faust imports and no client is created at import time.
+Clients, stores and the suite come from services/entrypoints/bootstrap.py.
+How to add a command: docs/architecture.md ("Adding a command").
 """
 
 from __future__ import annotations
@@ -126,18 +128,18 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 COMMAND_MODULES = {
-    "run": "hybridwatch.commands.run",
-    "detect": "hybridwatch.commands.detect",
-    "eval": "hybridwatch.commands.evaluate",
-    "search": "hybridwatch.commands.search",
-    "sources": "hybridwatch.commands.sources",
-    "ingest": "hybridwatch.commands.ingest",
-    "worker": "hybridwatch.commands.worker",
-    "indexer": "hybridwatch.commands.indexer",
-    "alerter": "hybridwatch.commands.alerter",
-    "archive": "hybridwatch.commands.archive",
-    "replay": "hybridwatch.commands.replay",
-    "topics": "hybridwatch.commands.topics",
+    "run": "services.entrypoints.run",
+    "detect": "services.entrypoints.detect",
+    "eval": "services.entrypoints.evaluate",
+    "search": "services.entrypoints.search",
+    "sources": "services.entrypoints.sources",
+    "ingest": "services.entrypoints.ingest",
+    "worker": "services.entrypoints.worker",
+    "indexer": "services.entrypoints.indexer",
+    "alerter": "services.entrypoints.alerter",
+    "archive": "services.entrypoints.archive",
+    "replay": "services.entrypoints.replay",
+    "topics": "services.entrypoints.topics",
 }
 
 

@@ -12,10 +12,10 @@ and the reason; a time that does not parse gives 400 naming the parameter.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from importlib import resources
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, Protocol
 
 from fastapi import FastAPI, HTTPException, Query, Request
 from fastapi.exceptions import RequestValidationError
@@ -27,6 +27,15 @@ from services.store.base import ArticleQuery, SignalQuery, Store
 
 HealthProvider = Callable[[], list[dict[str, Any]]]
 StatusProvider = Callable[[], dict[str, Any]]
+
+
+class DeadLetterSource(Protocol):
+    """The embedded runtime's dead letters (services/store/dead_letters.py)."""
+
+    def recent(self, limit: int = 100, offset: int = 0) -> Sequence[Any]: ...
+
+    def count(self) -> int: ...
+
 
 Country = Annotated[
     str | None,
@@ -62,6 +71,7 @@ def create_app(
     *,
     started_at: float | None = None,
     version: str = __version__,
+    dead_letters: DeadLetterSource | None = None,
 ) -> FastAPI:
     started = time.time() if started_at is None else started_at
     app = FastAPI(
@@ -176,6 +186,25 @@ def create_app(
     ) -> dict[str, Any]:
         found = store.get_alerts(limit, offset, country=country, subscription=subscription)
         return {"count": len(found), "offset": offset, "items": [a.to_dict() for a in found]}
+
+    @app.get("/api/dead-letters", tags=["ops"], summary="Articles the detectors failed on")
+    def dead_letter_list(limit: Limit = 100, offset: Offset = 0) -> dict[str, Any]:
+        """Newest failure first: the article, the reason and error, how often it failed.
+
+        Such an article is stored without signals and changed no detector state."""
+        if dead_letters is None:
+            raise HTTPException(
+                status_code=404,
+                detail="this runtime keeps no dead-letter table (the Kafka runtime's dead "
+                "letters are on the hw.dead-letter topic)",
+            )
+        found = dead_letters.recent(limit, offset)
+        return {
+            "count": len(found),
+            "total": dead_letters.count(),
+            "offset": offset,
+            "items": [d.to_dict() for d in found],
+        }
 
     @app.get("/api/sources", tags=["ops"], summary="Source health (last success, errors)")
     def sources() -> dict[str, Any]:

@@ -212,6 +212,8 @@ class Poller:
         self._pool: ProcessPoolExecutor | None = None
         self._stopping = False
         self._in_flight: set[str] = set()
+        self.on_round: Callable[[PollReport], None] | None = None
+        """Called by `run` with the report of every round (the first one: every due source)."""
         self.state.sync_sources(self.sources)
 
     @property
@@ -463,6 +465,8 @@ class Poller:
                     report = PollReport(round_started, self._clock(), round_outcomes)
                     self.state.record_report(report.to_dict(), report.finished)
                     round_outcomes = []
+                    if self.on_round is not None:
+                        self.on_round(report)
         finally:
             self._stopping = True
             stop_wait.cancel()

@@ -6,6 +6,14 @@ committed in one SQLite transaction, so the poller (which marks items seen only
 after publish returns) can never lose an article: a batch is either stored or,
 when the process dies first, fetched again on the next start.
 
+Detection is the batch step every runtime shares (services/pipeline/step.py): an
+article whose detectors raise changes no detector state, goes to the dead-letter
+table (services/store/dead_letters.py, listed at `/api/dead-letters`) and is stored
+without signals, while the rest of the batch goes on -- exactly what the Faust
+worker does with `hw.dead-letter`. The in-memory state takes the batch's changes
+only after the batch was committed, so a batch that could not be stored is
+re-processed later on the state it saw the first time.
+
 The queue is bounded: a slow disk slows the poller down instead of growing memory.
 Detection and the SQLite write run in a worker thread so the API stays responsive.
 """
@@ -21,10 +29,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from detectors.pipeline import DetectorSuite
-from hybridwatch.events import Alert, Article, Signal
+from hybridwatch.events import Alert, Article
 from ingest.archive import Archive
 from services.alerts.alerter import Alerter
-from services.embedded.state import TrackedState
+from services.pipeline.step import run_batch
+from services.store.dead_letters import DeadLetter, DeadLetterTable
 from services.store.sqlite import SqliteStore
 
 log = logging.getLogger(__name__)
@@ -72,6 +81,7 @@ class EmbeddedPipeline:
         queue_size: int = 16,
         alert_retry: float = 60.0,
         archive: Archive | None = None,
+        dead_letters: DeadLetterTable | None = None,
     ) -> None:
         self.suite = suite
         self.store = store
@@ -80,7 +90,11 @@ class EmbeddedPipeline:
         self.archive = archive
         """Every stored article also goes to the day files of `hybridwatch replay`."""
         self._retry_task: asyncio.Task[None] | None = None
-        self.state = TrackedState(store.load_state())
+        self._owns_dead_letters = dead_letters is None
+        self.dead_letters = dead_letters or DeadLetterTable.beside(store.path)
+        """Articles the detectors failed on (the table is in the store's file)."""
+        self.state: dict[str, Any] = store.load_state()
+        """Detector state as of the last stored batch."""
         self.stats = PipelineStats()
         self._queue: asyncio.Queue[_Batch | None] = asyncio.Queue(maxsize=queue_size)
         self._task: asyncio.Task[None] | None = None
@@ -129,12 +143,13 @@ class EmbeddedPipeline:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._retry_task
             self._retry_task = None
-        if self._task is None:
-            return
-        if not self._task.done():
-            await self._queue.put(None)
-            await self._task
-        self._task = None
+        if self._task is not None:
+            if not self._task.done():
+                await self._queue.put(None)
+                await self._task
+            self._task = None
+        if self._owns_dead_letters:
+            self.dead_letters.close()
 
     async def _work(self) -> None:
         while True:
@@ -160,29 +175,27 @@ class EmbeddedPipeline:
                     log.error("delivering %d alert(s) failed: %s", len(new_alerts), err)
 
     def _process(self, articles: tuple[Article, ...]) -> list[Alert]:
-        signals: list[Signal] = []
-        alerts: list[Alert] = []
-        flagged = 0
-        for prepared in self.suite.prepare(articles):
-            article = prepared.article
-            try:
-                detection = self.suite.process(prepared, self.state)
-            except Exception as err:
-                # Keep the article (it is evidence too) and say loudly which one failed.
-                self.stats.detector_errors += 1
-                msg = f"detectors failed on article {article.id} ({article.url}): {err!r}"
-                self._remember(msg)
-                log.error(msg)
-                continue
-            signals.extend(detection.signals)
-            flagged += int(detection.flagged)
-            alerts.extend(self.alerter.alerts_for(article, detection.signals))
-        changed, deleted = self.state.take_changes()
-        try:
-            new_alerts = self.store.write_batch(articles, signals, alerts, changed, deleted)
-        except Exception:
-            self.state.restore_changes(changed, deleted)
-            raise
+        result = run_batch(
+            self.suite, self.alerter.subscriptions, articles, self.state, self.alerter.replay
+        )
+        failures = result.failures
+        for failure in failures:
+            # the article is stored without signals and quarantined; say loudly which one
+            self.stats.detector_errors += 1
+            article = failure.article
+            msg = f"detectors failed on article {article.id} ({article.url}): {failure.detail}"
+            self._remember(msg)
+            log.error(msg, exc_info=failure.error)
+        # dead letters first, durably: a crash before the batch's commit re-processes
+        # the batch, the article fails again and its row is counted again, never lost
+        self.dead_letters.put([DeadLetter(f.article, f.reason, f.detail) for f in failures])
+        changes = result.state_changes
+        signals = result.signals
+        new_alerts = self.store.write_batch(
+            articles, signals, result.alerts, changes.writes, changes.deletes
+        )
+        changes.apply_to(self.state)  # only now: the state matches what is stored
+        flagged = sum(1 for d in result.detections if d.flagged)
         self.stats.batches += 1
         self.stats.articles += len(articles)
         self.stats.signals += len(signals)

@@ -14,6 +14,7 @@ from hybridwatch.events import Signal
 from services.alerts.alerter import Alerter, Subscription
 from services.embedded.pipeline import EmbeddedPipeline
 from services.store.base import ArticleQuery, SignalQuery
+from services.store.dead_letters import DeadLetterTable
 from services.store.sqlite import SqliteStore
 from tests.unit.services.factories import article
 
@@ -57,6 +58,9 @@ class Recorder:
     def send(self, alert: Any) -> None:
         self.sent.append(alert)
 
+    def send_digest(self, alerts: Any) -> None:
+        self.sent.extend(alerts)
+
     def close(self) -> None:
         pass
 
@@ -96,15 +100,48 @@ async def test_detector_state_survives_a_restart(tmp_path: Path) -> None:
     store2.close()
 
 
-async def test_a_detector_failure_keeps_the_article_and_is_reported(tmp_path: Path) -> None:
+async def test_a_failing_article_is_stored_without_signals_quarantined_and_changes_no_state(
+    tmp_path: Path,
+) -> None:
     pipe, store, _ = make(tmp_path)
     await pipe.start()
     bad = article("https://e.org/bad", "boom")
-    await pipe.publish([bad, article("https://e.org/ok", "alarm")])
+    ok = article("https://e.org/ok", "alarm")
+    await pipe.publish([bad, ok])
     await pipe.drain_and_stop()
-    assert store.count_articles() == 2
+    assert store.count_articles() == 2  # the failing article is evidence too
+    assert [s.article_id for s in store.get_signals(SignalQuery())] == [ok.id]
+    # the detector counted "boom" before raising: that write was rolled back
+    assert pipe.state == {"counting:MK": 1} and store.load_state() == {"counting:MK": 1}
     assert pipe.stats.detector_errors == 1
     assert bad.id in pipe.stats.errors[0] and "detector bug" in pipe.stats.errors[0]
+    table = DeadLetterTable.beside(store.path)  # durable: a fresh connection reads it
+    (letter,) = table.recent()
+    assert letter.article == bad and letter.reason == "detector-error"
+    assert letter.error == f"RuntimeError: detector bug (article {bad.id})"
+    table.close()
+    store.close()
+
+
+async def test_a_batch_that_could_not_be_stored_leaves_the_state_for_its_retry(
+    tmp_path: Path,
+) -> None:
+    pipe, store, _ = make(tmp_path)
+    await pipe.start()
+    batch = [article("https://e.org/1", "alarm"), article("https://e.org/2", "b")]
+    write = store.write_batch
+
+    def fail_once(*args: Any, **kwargs: Any) -> Any:
+        store.write_batch = write  # type: ignore[method-assign]
+        raise OSError("disk full")
+
+    store.write_batch = fail_once  # type: ignore[method-assign]
+    with pytest.raises(OSError, match="disk full"):
+        await pipe.publish(batch)
+    assert pipe.state == {}  # nothing counted for a batch that is not stored
+    await pipe.publish(batch)  # the poller's retry
+    await pipe.drain_and_stop()
+    assert store.load_state() == {"counting:MK": 2}
     store.close()
 
 

@@ -237,7 +237,11 @@ class Embedded:
         from services.api.app import create_app
 
         return create_app(
-            self.store, self.source_health, self.runtime_status, started_at=self.started_at
+            self.store,
+            self.source_health,
+            self.runtime_status,
+            started_at=self.started_at,
+            dead_letters=self.pipeline.dead_letters,
         )
 
     async def aclose(self) -> None:

@@ -4,9 +4,13 @@ The batch contract (DESIGN.md): each input line is an Article (only `id`, `title
 and `text` required; defaults in services/entrypoints/batch.py); each output line
 is {"article_id", "flagged", "risk", "signals"} in input order. A malformed line
 is reported on stderr with its line number and written as {"line": N, "error": ...}
-so output line N always answers input line N; the run goes on. The exit status is
-0 unless the input (or output) cannot be opened. Stateful detectors share one
-state for the whole run, so the file is processed like a replayed stream.
+so output line N always answers input line N; the run goes on. An article the
+detectors fail on is handled by the batch step every runtime shares
+(services/pipeline/step.py): it changes no detector state, and is reported like a
+malformed line, as {"line": N, "article_id": ..., "error": "detector-error: ..."}
+(the Kafka worker's dead letter, the embedded runtime's dead-letter table). The exit
+status is 0 unless the input (or output) cannot be opened. Stateful detectors share
+one state for the whole run, so the file is processed like a replayed stream.
 """
 
 from __future__ import annotations
@@ -15,11 +19,15 @@ import argparse
 import json
 import sys
 from contextlib import ExitStack
+from dataclasses import dataclass
 from typing import IO, Any
 
+from detectors.pipeline import DetectorSuite
 from hybridwatch.config import Settings
+from hybridwatch.events import Article
 from services.entrypoints.batch import RecordError, article_from_record
 from services.entrypoints.bootstrap import build_suite
+from services.pipeline.step import ArticleFailure, run_batch
 
 
 def _open_in(path: str, stack: ExitStack) -> IO[str]:
@@ -40,26 +48,46 @@ detector by detector (detectors/pipeline.py), ~40 % more articles per second tha
 one at a time on bench/detect_bench.py; results are identical either way."""
 
 
-def run(
-    lines: IO[str], out: IO[str], err: IO[str], suite: Any, batch: int = DEFAULT_BATCH
-) -> tuple[int, int]:
-    """Process every line; returns (articles processed, malformed lines).
+@dataclass
+class Counts:
+    articles: int = 0
+    """Lines that were articles (the detectors ran, or failed, on them)."""
+    malformed: int = 0
+    failed: int = 0
+    """Articles the detectors raised on (reported, no state change kept)."""
 
-    Results are written in input order, a batch at a time (`batch` 1: each line's
-    answer as soon as it is read, for interactive pipes).
+
+def _line(data: dict[str, Any]) -> str:
+    return json.dumps(data, ensure_ascii=False) + "\n"
+
+
+def run(
+    lines: IO[str], out: IO[str], err: IO[str], suite: DetectorSuite, batch: int = DEFAULT_BATCH
+) -> Counts:
+    """Process every line and write one output line each, in input order.
+
+    Results are written a batch at a time (`batch` 1: each line's answer as soon as it
+    is read, for interactive pipes).
     """
     state: dict[str, Any] = {}
-    ok = bad = 0
-    pending: list[tuple[int, Any]] = []  # (line number, Article or the error text)
+    counts = Counts()
+    pending: list[tuple[int, Article | str]] = []  # (line number, Article or the error text)
 
     def flush() -> None:
-        prepared = iter(suite.prepare([a for _, a in pending if not isinstance(a, str)]))
+        result = run_batch(suite, (), [a for _, a in pending if isinstance(a, Article)], state)
+        result.state_changes.apply_to(state)
+        outcomes = iter(result.outcomes)
         for n, item in pending:
             if isinstance(item, str):
-                out.write(json.dumps({"line": n, "error": item}, ensure_ascii=False) + "\n")
+                out.write(_line({"line": n, "error": item}))
+                continue
+            outcome = next(outcomes)
+            if isinstance(outcome, ArticleFailure):
+                counts.failed += 1
+                print(f"hybridwatch detect: line {n}: {outcome.message}", file=err)
+                out.write(_line({"line": n, "article_id": item.id, "error": outcome.message}))
             else:
-                result = suite.process(next(prepared), state)
-                out.write(json.dumps(result.to_dict(), ensure_ascii=False) + "\n")
+                out.write(_line(outcome.detection.to_dict()))
         out.flush()
         pending.clear()
 
@@ -72,9 +100,9 @@ def run(
                 raise RecordError(f"not valid JSON: {e.msg} at column {e.colno}") from e
             pending.append((n, article_from_record(record)))
             articles += 1
-            ok += 1
+            counts.articles += 1
         except RecordError as e:
-            bad += 1
+            counts.malformed += 1
             print(f"hybridwatch detect: line {n}: {e}", file=err)
             pending.append((n, str(e)))
         if articles >= batch:
@@ -82,7 +110,7 @@ def run(
             articles = 0
     if pending:
         flush()
-    return ok, bad
+    return counts
 
 
 def main(args: argparse.Namespace, settings: Settings) -> int:
@@ -103,9 +131,11 @@ def main(args: argparse.Namespace, settings: Settings) -> int:
                 file=sys.stderr,
             )
             return 1
-        ok, bad = run(src, dst, sys.stderr, suite, args.batch or DEFAULT_BATCH)
-    if bad:
+        counts = run(src, dst, sys.stderr, suite, args.batch or DEFAULT_BATCH)
+    if counts.malformed or counts.failed:
         print(
-            f"hybridwatch detect: {ok} articles processed, {bad} malformed line(s)", file=sys.stderr
+            f"hybridwatch detect: {counts.articles} articles processed, "
+            f"{counts.malformed} malformed line(s), {counts.failed} failed in the detectors",
+            file=sys.stderr,
         )
     return 0

@@ -6,11 +6,12 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 PYTEST := $(BIN)/python -m pytest
 
-.PHONY: help install run run-once lint fmt test test-unit test-integration test-e2e \
+.PHONY: help install run run-once demo lint fmt test test-unit test-integration test-e2e \
         services-up services-down bench clean
 
 help:
 	@echo "make run            create .venv, install, start the embedded pipeline + API on :8686"
+	@echo "make demo           no network: replay the bundled SYNTHETIC demo into .hybridwatch/demo, serve :8686"
 	@echo "make test           install, provision Kafka + search engine, lint, run every test tier"
 	@echo "make lint           ruff check, ruff format --check, mypy --strict"
 	@echo "make services-up    start local Kafka (KRaft) + search engine, write .hybridwatch/services.env"
@@ -32,6 +33,9 @@ run: install
 
 run-once: install
 	$(BIN)/hybridwatch run --once
+
+demo: install
+	$(BIN)/hybridwatch run --demo
 
 lint: install
 	$(BIN)/ruff check .

@@ -27,7 +27,7 @@ import sys
 import time
 from collections.abc import Awaitable, Callable, Iterator, Sequence
 from pathlib import Path
-from typing import TextIO
+from typing import Any, TextIO
 
 from hybridwatch.config import ConfigError, DetectorSettings, Settings
 from hybridwatch.events import Article, ContractError, decode
@@ -45,6 +45,34 @@ BANNER = (
 BATCH = 50
 DEFAULT_RATE = 200.0
 """Articles per second: the ~2,600 articles take ~13 s, so the page visibly fills up."""
+
+
+def prepare(settings: Settings) -> tuple[Settings, list[Article]]:
+    """The demo's settings, a fresh demo folder with its claim index, and the articles."""
+    demo = demo_settings(settings)
+    folder = Path(demo.data_dir)
+    reset(folder)
+    items = list(articles())
+    build_claim_index(folder, items)
+    return demo, items
+
+
+async def replay(
+    rt: Any, items: Sequence[Article], rate: float = DEFAULT_RATE, out: TextIO = sys.stderr
+) -> int:
+    """Feed the articles to the running embedded pipeline `rt.pipeline`; one summary line."""
+    progress = Progress(len(items), "demo", out)
+    try:
+        done = await feed(rt.pipeline.publish, items, rate, progress)
+    except Exception as err:  # the API keeps serving what was stored; say what happened
+        print(f"hybridwatch: demo replay stopped: {type(err).__name__}: {err}", file=out)
+        raise
+    stats = rt.pipeline.stats
+    progress.finish(
+        f"{done:,} synthetic articles replayed: {stats.signals:,} signals, "
+        f"{stats.flagged:,} flagged, {stats.alerts_new:,} alerts so far"
+    )
+    return done
 
 
 def demo_dir(settings: Settings) -> Path:

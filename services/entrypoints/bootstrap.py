@@ -212,6 +212,8 @@ class Embedded:
     pipeline: EmbeddedPipeline
     poller: Any
     started_at: float = field(default_factory=time.time)
+    banner: str | None = None
+    """Shown on the live page (`runtime.demo` in /healthz): set by `run --demo`."""
 
     def source_health(self) -> list[dict[str, Any]]:
         return [h.to_dict() for h in self.ingest_state.health(self.sources)]
@@ -231,6 +233,7 @@ class Embedded:
             },
             "detectors": [d.name for d in self.suite.detectors],
             "data_dir": str(self.settings.data_dir),
+            **({"demo": self.banner} if self.banner else {}),
         }
 
     def create_app(self) -> Any:

@@ -51,6 +51,12 @@ def build_parser() -> argparse.ArgumentParser:
     _add_config(p)
     p.add_argument("--once", action="store_true", help="poll every source once, process, exit")
     p.add_argument("--no-api", action="store_true", help="do not serve the HTTP API")
+    p.add_argument(
+        "--demo",
+        action="store_true",
+        help="no network: replay the bundled SYNTHETIC demo archive into <data_dir>/demo "
+        "and serve it (with --once: replay, then exit)",
+    )
 
     p = sub.add_parser("detect", help="batch detection: JSONL articles in, JSONL results out")
     _add_config(p)

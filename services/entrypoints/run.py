@@ -21,7 +21,9 @@ import sys
 from collections.abc import Iterator
 from typing import Any
 
+import services.demo as demo_mod
 from hybridwatch.config import Settings
+from services.embedded.offline import OfflineNotice
 from services.entrypoints.bootstrap import Embedded, build_embedded
 
 log = logging.getLogger(__name__)
@@ -111,15 +113,23 @@ async def _stop_task(task: asyncio.Task[Any], grace: float, force: asyncio.Event
         await task
 
 
-async def _run(settings: Settings, once: bool, api: bool) -> int:
+async def _run(settings: Settings, once: bool, api: bool, demo: bool = False) -> int:
     # Bind first: a taken port is reported before anything is opened or loaded.
     sock = bind(settings.api.host, settings.api.port) if api and not once else None
+    demo_articles: list[Any] = []
     try:
+        if demo:
+            settings, demo_articles = demo_mod.prepare(settings)
         rt: Embedded = build_embedded(settings)
     except BaseException:
         if sock is not None:
             sock.close()
         raise
+    if demo:
+        rt.banner = demo_mod.BANNER
+    notice = None if demo else OfflineNotice(sum(1 for s in rt.sources if s.enabled)).install()
+    if notice is not None:
+        rt.poller.on_round = notice.on_round
     if settings.store.kind != "sqlite":
         print(
             f"hybridwatch: note: store.kind is {settings.store.kind!r} (HW_STORE_KIND?), but the "
@@ -147,6 +157,7 @@ async def _run(settings: Settings, once: bool, api: bool) -> int:
     server: _Server | None = None
     server_task: asyncio.Task[None] | None = None
     poll_task: asyncio.Task[Any] | None = None
+    feed_task: asyncio.Task[Any] | None = None
     try:
         await rt.pipeline.start()
         if sock is not None:
@@ -154,23 +165,48 @@ async def _run(settings: Settings, once: bool, api: bool) -> int:
             host, port = sock.getsockname()[:2]
             server_task = asyncio.create_task(server.serve(), name="api")
             print(f"hybridwatch: live page and API on http://{host}:{port}/", file=sys.stderr)
-        if once:
+        if demo:
+            print(f"hybridwatch: {demo_mod.BANNER}", file=sys.stderr)
+            feed_task = asyncio.create_task(
+                demo_mod.replay(rt, demo_articles, rate=0.0 if once else demo_mod.DEFAULT_RATE),
+                name="demo",
+            )
+            if once:
+                await feed_task
+        if once and demo:
+            poll_task = None
+        elif once:
             poll_task = asyncio.create_task(rt.poller.poll_once(), name="poll-once")
         else:
             poll_task = asyncio.create_task(rt.poller.run(stop), name="poller")
+            what = (
+                f"replaying {len(demo_articles)} synthetic article(s)"
+                if demo
+                else f"watching {len(rt.sources)} source(s)"
+            )
             print(
-                f"hybridwatch: watching {len(rt.sources)} source(s); data in {settings.data_dir}; "
-                "Ctrl+C stops cleanly",
+                f"hybridwatch: {what}; data in {settings.data_dir}; Ctrl+C stops cleanly",
                 file=sys.stderr,
             )
         stopper = asyncio.create_task(stop.wait(), name="stop")
-        watched = [stopper, poll_task] + ([server_task] if server_task else [])
+        watched = [stopper, poll_task or feed_task] + ([server_task] if server_task else [])
         done, _ = await asyncio.wait(watched, return_when=asyncio.FIRST_COMPLETED)
         stopper.cancel()
-        if once and poll_task in done and poll_task.exception() is None:
+        if once and demo and feed_task in done:
             await rt.pipeline.drain_and_stop()
-            data = poll_task.result().to_dict()
-            _print_poll_errors(data)
+            print(
+                f"hybridwatch: demo stored {rt.store.count_articles()} article(s) in "
+                f"{settings.data_dir}",
+                file=sys.stderr,
+            )
+        elif once and poll_task in done and poll_task.exception() is None:
+            await rt.pipeline.drain_and_stop()
+            report = poll_task.result()
+            data = report.to_dict()
+            if notice is not None:
+                notice.on_round(report)
+            if notice is None or not notice.all_failing:
+                _print_poll_errors(data)
             for message in rt.pipeline.stats.errors:
                 print(f"hybridwatch: pipeline: {message}", file=sys.stderr)
             print(
@@ -198,6 +234,10 @@ async def _run(settings: Settings, once: bool, api: bool) -> int:
             sock.close()  # never handed to a server (start-up failed before)
         if poll_task is not None:
             await _stop_task(poll_task, POLL_GRACE_SECONDS, force)
+        if feed_task is not None:
+            await _stop_task(feed_task, POLL_GRACE_SECONDS, force)
+        if notice is not None:
+            notice.uninstall()
         await rt.aclose()
         for sig in (signal.SIGINT, signal.SIGTERM):
             with contextlib.suppress(NotImplementedError, RuntimeError):
@@ -224,13 +264,15 @@ def _count(settings: Settings) -> str:
         store.close()
 
 
-def run(settings: Settings, once: bool = False, api: bool = True) -> int:
-    return asyncio.run(_run(settings, once, api and settings.api.enabled))
+def run(settings: Settings, once: bool = False, api: bool = True, demo: bool = False) -> int:
+    return asyncio.run(_run(settings, once, api and settings.api.enabled, demo))
 
 
 def main(args: argparse.Namespace, settings: Settings) -> int:
     try:
-        return run(settings, once=bool(args.once), api=not args.no_api)
+        return run(
+            settings, once=bool(args.once), api=not args.no_api, demo=bool(getattr(args, "demo", 0))
+        )
     except OSError as err:
         print(f"hybridwatch: {err}", file=sys.stderr)
         return 1

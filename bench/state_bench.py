@@ -39,9 +39,9 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import detectors.all  # noqa: F401  (registers the built-in detectors)
-from detectors.base import Detector, DetectorOptions, State, build
+from detectors.base import Detector, DetectorOptions, State
 from detectors.pipeline import DetectorSuite
+from detectors.registry import build
 from detectors.view import ArticleView
 from hybridwatch.events import Article, Evidence, Signal, Source
 

@@ -44,7 +44,7 @@ from typing import Any, NamedTuple
 from pydantic import Field, model_validator
 
 from detectors import minhash
-from detectors.base import Detector, DetectorOptions, State, register
+from detectors.base import Detector, DetectorOptions, State
 from detectors.domains import normalise_host, registrable
 from detectors.view import ArticleView
 from hybridwatch.events import Evidence, Signal, format_time
@@ -116,7 +116,6 @@ def outlet_key(domain: str, source_id: str) -> str:
     return source_id
 
 
-@register
 class AmplificationDetector(Detector):
     name = "amplification"
     stateful = True

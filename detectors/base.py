@@ -1,4 +1,4 @@
-"""The detector port and its registry.
+"""The detector port (the registry is detectors/registry.py).
 
 A detector is a small class constructed once with validated options and fed one
 article at a time together with a plain mutable mapping it may use as state. The
@@ -10,13 +10,13 @@ co-partitioned with articles keyed by country; values must be JSON-serialisable.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping, MutableMapping, Sequence
+from collections.abc import Iterator, MutableMapping, Sequence
 from typing import Any, ClassVar, TypeVar
 
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict
 
 from detectors.view import ArticleView
-from hybridwatch.events import Signal, describe_validation_error
+from hybridwatch.events import Signal
 
 State = MutableMapping[str, Any]
 
@@ -84,37 +84,15 @@ class _NoState(MutableMapping[str, Any]):
 NO_STATE: State = _NoState()
 
 
-_REGISTRY: dict[str, type[Detector]] = {}
-
-
 T = TypeVar("T", bound=type[Detector])
 
 
 def register(cls: T) -> T:
+    """Checks that a detector class has a name; registers nothing.
+
+    The registry is the explicit list in detectors/registry.py (import the class there
+    and add it to DETECTORS). Kept so modules that still decorate their class import.
+    """
     if not cls.name:
         raise TypeError(f"{cls.__qualname__} needs a name")
-    if cls.name in _REGISTRY and _REGISTRY[cls.name] is not cls:
-        raise TypeError(f"detector name {cls.name!r} registered twice")
-    _REGISTRY[cls.name] = cls
     return cls
-
-
-def registry() -> Mapping[str, type[Detector]]:
-    return dict(_REGISTRY)
-
-
-def build(name: str, options: Mapping[str, Any] | None = None) -> Detector:
-    cls = _REGISTRY.get(name)
-    if cls is None:
-        known = ", ".join(sorted(_REGISTRY)) or "none"
-        raise DetectorConfigError(f"unknown detector {name!r} (known: {known})")
-    try:
-        opts = cls.Options.model_validate(dict(options or {}))
-    except ValidationError as err:
-        raise DetectorConfigError(
-            f"detectors.options.{name}: {describe_validation_error(err)}"
-        ) from err
-    return cls(opts)
-
-
-Factory = Callable[[Mapping[str, Any] | None], Detector]

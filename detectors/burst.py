@@ -31,7 +31,7 @@ from typing import Any
 
 from pydantic import Field
 
-from detectors.base import Detector, DetectorOptions, State, register
+from detectors.base import Detector, DetectorOptions, State
 from detectors.view import ArticleView
 from hybridwatch.events import Evidence, Signal, format_time
 
@@ -93,7 +93,6 @@ def advance(st: dict[str, Any], bucket: int, ewma_alpha: float) -> dict[str, Any
     return {**st, "b": bucket, "c": 0, "mean": mean, "n": int(st["n"]) + gap, "fired": 0}
 
 
-@register
 class BurstDetector(Detector):
     name = "burst"
     stateful = True

@@ -24,7 +24,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
 
-from detectors.base import Detector, DetectorOptions, State, register
+from detectors.base import Detector, DetectorOptions, State
 from detectors.reference_data import CalendarEvent, load_calendar
 from detectors.view import ArticleView
 from hybridwatch.events import SEVERITY_ORDER, Signal
@@ -57,7 +57,6 @@ class CalendarOptions(DetectorOptions):
     """Signals of these detectors are never raised."""
 
 
-@register
 class CalendarDetector(Detector):
     name = "calendar"
     after_signals = True

@@ -25,7 +25,7 @@ import unicodedata
 
 from pydantic import Field
 
-from detectors.base import Detector, DetectorOptions, State, register
+from detectors.base import Detector, DetectorOptions, State
 from detectors.domains import HostRef, article_hosts, registrable, under, url_evidence
 from detectors.reference_data import ReputableDomains, ReputableOutlet, load_reputable
 from detectors.view import ArticleView
@@ -195,7 +195,6 @@ class LookalikeOptions(DetectorOptions):
     """Largest edit distance for long brands; shorter brands allow less (see module doc)."""
 
 
-@register
 class LookalikeDetector(Detector):
     name = "lookalike"
     Options = LookalikeOptions

@@ -22,7 +22,7 @@ from typing import Literal
 
 from pydantic import Field
 
-from detectors.base import Detector, DetectorConfigError, DetectorOptions, State, register
+from detectors.base import Detector, DetectorConfigError, DetectorOptions, State
 from detectors.matcher import Matcher, Rule, RuleHit, Scan, token_streams
 from detectors.rulepack import Pack, PackError, load_packs
 from detectors.view import ArticleView, FoldedField
@@ -79,7 +79,6 @@ class PackScore:
         return sum(1 for h in self.hits if h.cue is not None)
 
 
-@register
 class NarrativeDetector(Detector):
     name = "narrative"
     Options = NarrativeOptions

@@ -8,7 +8,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from detectors import scoring
-from detectors.base import NO_STATE, Detector, State, build, registry
+from detectors.base import NO_STATE, Detector, State
+from detectors.registry import REGISTRY, build
 from detectors.view import ArticleView
 from hybridwatch.events import Article, Signal
 
@@ -67,9 +68,7 @@ class DetectorSuite:
         options: Mapping[str, Mapping[str, Any]] | None = None,
         flag_threshold: float = 0.5,
     ) -> DetectorSuite:
-        import detectors.all  # noqa: F401  (registers the built-in detectors)
-
-        names = list(enabled) if enabled is not None else sorted(registry())
+        names = list(enabled) if enabled is not None else sorted(REGISTRY)
         opts = options or {}
         return cls([build(n, opts.get(n)) for n in names], flag_threshold)
 

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 from pydantic import Field
 
-from detectors.base import Detector, DetectorOptions, State, register
+from detectors.base import Detector, DetectorOptions, State
 from detectors.domains import HostRef, article_hosts, under, url_evidence
 from detectors.reference_data import Watchlist, WatchlistEntry, load_watchlist
 from detectors.view import ArticleView
@@ -54,7 +54,6 @@ class ReputationOptions(DetectorOptions):
     """Also match entries that have no domain by the source's outlet name."""
 
 
-@register
 class ReputationDetector(Detector):
     name = "reputation"
     Options = ReputationOptions

@@ -36,7 +36,7 @@ from typing import Any
 
 from pydantic import Field, field_validator
 
-from detectors.base import Detector, DetectorOptions, State, register
+from detectors.base import Detector, DetectorOptions, State
 from detectors.view import ArticleView
 from hybridwatch.events import Signal, format_time
 
@@ -157,7 +157,6 @@ def _clean(x: float) -> float:
     return round(x, 6)
 
 
-@register
 class ThreatDetector(Detector):
     name = "threat"
     stateful = True

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from detectors.base import registry
+from detectors.registry import registry
 from hybridwatch.topics import Topics
 from tests.fixtures.kafka import consume_all, create_topics
 from tests.fixtures.synthetic_articles import synthetic_articles

@@ -14,7 +14,8 @@ import pytest
 
 from detectors import minhash
 from detectors.amplification import AmplificationDetector
-from detectors.base import DetectorConfigError, build
+from detectors.base import DetectorConfigError
+from detectors.registry import build
 from detectors.view import ArticleView
 from hybridwatch.events import Signal
 from tests.unit.detectors._stateful import STORY, T0, article

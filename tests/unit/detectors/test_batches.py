@@ -16,11 +16,11 @@ from typing import Any
 
 import pytest
 
-import detectors.all  # noqa: F401  (registers the built-in detectors)
-from detectors.base import NO_STATE, Detector, State, build
+from detectors.base import NO_STATE, Detector, State
 from detectors.claims import load_index
 from detectors.matcher import token_stream, token_streams
 from detectors.pipeline import DetectorSuite, Prepared
+from detectors.registry import build
 from detectors.rulepack import load_packs
 from detectors.view import ArticleView
 from hybridwatch.events import Article, Signal

@@ -11,8 +11,9 @@ from typing import Any
 
 import pytest
 
-from detectors.base import DetectorConfigError, build
+from detectors.base import DetectorConfigError
 from detectors.burst import BurstDetector, advance, poisson_sf
+from detectors.registry import build
 from detectors.view import ArticleView
 from hybridwatch.events import Signal
 from tests.unit.detectors._stateful import T0, article, narrative_signal

@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from detectors.base import build
 from detectors.calendar import CalendarDetector, raise_one
 from detectors.reference_data import DataFileError, load_calendar
+from detectors.registry import build
 from detectors.view import ArticleView
 from hybridwatch.events import Signal
 from tests.unit.detectors._stateful import article, narrative_signal

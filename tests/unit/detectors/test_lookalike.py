@@ -7,11 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from detectors.base import build
 from detectors.domains import normalise_host, registrable, url_host
 from detectors.lookalike import LookalikeDetector, LookalikeIndex, levenshtein, skeleton
 from detectors.pipeline import DetectorSuite
 from detectors.reference_data import DataFileError, load_reputable
+from detectors.registry import build
 from detectors.view import ArticleView
 from hybridwatch.events import Signal
 from tests.unit.detectors._stateful import article

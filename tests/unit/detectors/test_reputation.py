@@ -8,9 +8,10 @@ from pathlib import Path
 import pytest
 import yaml
 
-from detectors.base import DetectorConfigError, build
+from detectors.base import DetectorConfigError
 from detectors.pipeline import DetectorSuite
 from detectors.reference_data import DataFileError, load_watchlist
+from detectors.registry import build
 from detectors.reputation import ReputationDetector, listing_severity
 from detectors.view import ArticleView
 from hybridwatch.events import Signal

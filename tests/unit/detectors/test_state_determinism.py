@@ -10,9 +10,8 @@ from collections.abc import Iterator, MutableMapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import detectors.all  # noqa: F401  (registers the built-in detectors)
-from detectors.base import build
 from detectors.pipeline import DetectorSuite
+from detectors.registry import build
 from hybridwatch.events import Article
 from tests.unit.detectors._stateful import FixedNarrative, article
 

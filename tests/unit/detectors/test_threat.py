@@ -9,7 +9,8 @@ from typing import Any
 
 import pytest
 
-from detectors.base import DetectorConfigError, build
+from detectors.base import DetectorConfigError
+from detectors.registry import build
 from detectors.threat import ThreatDetector, level_for, signal_points, threat_levels
 from detectors.view import ArticleView
 from hybridwatch.events import Signal

@@ -40,8 +40,8 @@ def _kind(error: str) -> str:
     e = error.lower()
     if "name or service not known" in e or "resolve" in e or "nodename" in e or "getaddrinfo" in e:
         return "host name does not resolve"
-    if "refused" in e:
-        return "connection refused"
+    if "refused" in e or "cannot connect" in e or "connection attempts failed" in e:
+        return "cannot connect"
     if "timed out" in e or "timeout" in e:
         return "timed out"
     if "ssrf" in e or "not allowed" in e or "private" in e or "blocked" in e:

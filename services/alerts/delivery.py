@@ -12,25 +12,33 @@ No floods, no repeats: the outbox is keyed by alert id, so an alert the worker
 published twice (a retry, a replay, a rebalance) is delivered once; the Alerter's
 hourly budgets turn a surge into digests.
 Poison records (not an Alert) go to the dead-letter topic with the reason.
+
+A sink on the shared consumer loop (services/kafka/sink_loop.py): `write` is the outbox
+write (durable when it returns; a failing SQLite write is transient and retried with
+back-off, nothing committed meanwhile), the loop commits, then `committed` delivers
+what the batch added, and `tick` runs the periodic retry of the outbox.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import sqlite3
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass
-from typing import Any
 
 from hybridwatch.events import Alert, ContractError
 from hybridwatch.topics import Topics
 from services.alerts.alerter import Alerter
+from services.alerts.outbox import DurableOutbox
 from services.kafka.codec import decode_event
-from services.kafka.consuming import caught_up, send_dead_letters
-from services.store.sqlite import SqliteStore
+from services.kafka.ports import ConsumedRecord, Consumer, Producer
+from services.kafka.sink_loop import BaseSink, BatchLimits, PermanentError, SinkLoop, TransientError
 
 log = logging.getLogger(__name__)
+
+BATCH = 500
 
 
 @dataclass
@@ -48,71 +56,108 @@ class DeliveryStats:
         return json.dumps(asdict(self), sort_keys=True)
 
 
-class AlertDelivery:
-    """The consumer loop; built once by `hybridwatch alerter` (or a test) with its clients."""
+class OutboxSink(BaseSink):
+    """Alert records -> the outbox (durable) -> after the commit, the channels."""
+
+    name = "alerts"
+    target = "alert outbox"
 
     def __init__(
         self,
-        consumer: Any,
-        producer: Any,
-        outbox: SqliteStore,
+        outbox: DurableOutbox,
+        alerter: Alerter,
+        topics: Topics,
+        retry_seconds: float,
+        clock: Callable[[], float],
+    ) -> None:
+        self.outbox = outbox
+        self.alerter = alerter
+        self._topics = topics
+        self.retry_seconds = retry_seconds
+        self._clock = clock
+        self._last_retry = clock()
+        self._new: list[Alert] = []
+        self.new_alerts = 0
+        self.repeats = 0
+        self.delivered = 0
+        self.pending = 0
+
+    def topics(self) -> Sequence[str]:
+        return [self._topics.alerts]
+
+    def decode(self, record: ConsumedRecord) -> Alert:
+        try:
+            return decode_event(Alert, record.value, record.headers)
+        except ContractError as err:
+            raise PermanentError(f"undecodable record: {err}", kind="undecodable") from err
+
+    def write(self, items: Sequence[Alert]) -> Mapping[int, PermanentError]:
+        try:
+            new = self.outbox.add_new(items)  # durable before the commit
+        except sqlite3.OperationalError as err:  # locked, disk full, I/O error
+            raise TransientError(f"writing {len(items)} alerts failed: {err}",
+                                 kind="outbox") from err  # fmt: skip
+        self._new.extend(new)
+        self.new_alerts += len(new)
+        self.repeats += len(items) - len(new)
+        return {}
+
+    def started(self) -> None:
+        self.delivered += self.alerter.deliver_pending()  # what a previous run left
+        self._last_retry = self._clock()
+
+    def committed(self) -> None:
+        new, self._new = self._new, []
+        if new:
+            self.delivered += self.alerter.deliver(new)
+
+    def tick(self) -> None:
+        now = self._clock()
+        if now - self._last_retry >= self.retry_seconds:
+            self.delivered += self.alerter.deliver_pending()
+            self._last_retry = now
+
+    def finished(self, caught_up: bool) -> None:
+        if caught_up:
+            self.delivered += self.alerter.deliver_pending()
+        self.pending = len(self.outbox.pending_alerts())
+
+
+class AlertDelivery:
+    """`hybridwatch alerter`: OutboxSink on the shared loop (built once, with its clients)."""
+
+    def __init__(
+        self,
+        consumer: Consumer,
+        producer: Producer,
+        outbox: DurableOutbox,
         alerter: Alerter,
         topics: Topics,
         retry_seconds: float = 60.0,
         clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], object] | None = None,
     ) -> None:
-        self.consumer = consumer
-        self.producer = producer
-        self.outbox = outbox
-        self.alerter = alerter
-        self.topics = topics
-        self.retry_seconds = retry_seconds
-        self._clock = clock
-        self.stats = DeliveryStats()
-        self._stopping = False
+        self.sink = OutboxSink(outbox, alerter, topics, retry_seconds, clock)
+        self.loop = SinkLoop(
+            consumer,
+            producer,
+            self.sink,
+            dead_letter_topic=topics.dead_letter,
+            limits=BatchLimits(size=BATCH),
+            clock=clock,
+            sleep=sleep,
+        )
 
     def stop(self) -> None:
-        self._stopping = True
+        self.loop.stop()
+
+    @property
+    def stats(self) -> DeliveryStats:
+        s, k = self.loop.stats, self.sink
+        return DeliveryStats(s.records, k.new_alerts, k.repeats, s.dead_letters, k.delivered,
+                             k.pending)  # fmt: skip
 
     def run(self, once: bool = False) -> DeliveryStats:
         """Consume until stopped (once=True: until caught up, then deliver and return)."""
-        self.stats.delivered += self.alerter.deliver_pending()  # what a previous run left
-        self.consumer.subscribe([self.topics.alerts])
-        started = last_retry = self._clock()
-        while not self._stopping:
-            polled = self.consumer.poll(timeout_ms=200, max_records=500)
-            records = [m for batch in polled.values() for m in batch]
-            if records:
-                self._take(records)
-            now = self._clock()
-            if now - last_retry >= self.retry_seconds:
-                self.stats.delivered += self.alerter.deliver_pending()
-                last_retry = now
-            if (
-                once
-                and not records
-                and caught_up(self.consumer, now - started, [self.topics.alerts])
-            ):
-                break
-        self.stats.delivered += self.alerter.deliver_pending() if once else 0
-        self.stats.pending = len(self.outbox.pending_alerts())
+        self.loop.run(once=once)
         return self.stats
-
-    def _take(self, records: list[Any]) -> None:
-        self.stats.records += len(records)
-        alerts: list[Alert] = []
-        dead: list[tuple[Any, str]] = []
-        for m in records:
-            try:
-                alerts.append(decode_event(Alert, m.value, m.headers))
-            except ContractError as err:
-                dead.append((m, f"undecodable record: {err}"))
-        new = self.outbox.write_batch([], [], alerts)  # durable before the commit
-        self.stats.new_alerts += len(new)
-        self.stats.repeats += len(alerts) - len(new)
-        if dead:
-            send_dead_letters(self.producer, self.topics.dead_letter, dead)
-            self.stats.dead_letters += len(dead)
-        self.consumer.commit()
-        if new:
-            self.stats.delivered += self.alerter.deliver(new)

@@ -60,7 +60,7 @@ def _us(value: datetime) -> int:
 class DurableOutbox(Protocol):
     """What alert delivery needs of an outbox (AlertOutbox and SqliteStore have it)."""
 
-    def put_alerts(self, alerts: Sequence[Alert]) -> list[Alert]: ...
+    def add_new(self, alerts: Sequence[Alert]) -> list[Alert]: ...
     def pending_alerts(self) -> list[Alert]: ...
     def mark_delivered(self, alert_ids: Sequence[str]) -> None: ...
 
@@ -163,7 +163,7 @@ class AlertOutbox:
                 new.append(a)
         return new
 
-    def put_alerts(self, alerts: Sequence[Alert]) -> list[Alert]:
+    def add_new(self, alerts: Sequence[Alert]) -> list[Alert]:
         """Store alerts durably (committed when this returns); returns the ones not seen
         before. An alert id already stored keeps its delivery record."""
         with self._tx() as conn:

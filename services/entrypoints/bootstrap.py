@@ -40,6 +40,7 @@ if TYPE_CHECKING:
     from ingest.archive import Archive
     from services.alerts.alerter import Alerter
     from services.alerts.notifier import Notifier
+    from services.alerts.outbox import AlertOutbox
     from services.embedded.pipeline import EmbeddedPipeline
     from services.kafka.producer import KafkaPublisher
     from services.metrics import Metrics
@@ -173,15 +174,16 @@ def build_alerter(
     )
 
 
-def open_alert_outbox(settings: Settings) -> tuple[SqliteStore, Path]:
-    """The production alerter's durable outbox in `<data_dir>/alerter/`, and that folder."""
-    from services.store.sqlite import SqliteStore
+def open_alert_outbox(settings: Settings) -> tuple[AlertOutbox, Path]:
+    """The production alerter's durable outbox in `<data_dir>/alerter/` (its own small
+    SQLite file, the alerts table only), and that folder."""
+    from services.alerts.outbox import AlertOutbox
 
     directory = Path(settings.data_dir) / ALERTER_DIR
     try:
         directory.mkdir(parents=True, exist_ok=True)
-        return SqliteStore.open(directory), directory
-    except OSError as err:
+        return AlertOutbox.open(directory), directory
+    except (OSError, sqlite3.Error) as err:
         raise ConfigError(f"data_dir: cannot keep the alert outbox in {directory}: {err}") from err
 
 

@@ -1,23 +1,30 @@
 """Kafka -> archive: every article of `hw.articles` into the day files of ingest/archive.py.
 
-Offsets are committed only after the batch is written and fsynced, so a crash means
-reading some records again, which the archive's id index turns into no-ops: nothing
-lost, nothing twice. Records that are not Articles go to the dead-letter topic.
+A sink on the shared consumer loop (services/kafka/sink_loop.py): the loop commits
+offsets only after `write` returned, and `Archive.append` fsyncs before it returns, so a
+crash means reading some records again, which the archive's id index turns into no-ops:
+nothing lost, nothing twice. Records that are not Articles go to the dead-letter topic.
+A write that fails with an OSError (disk full, a file system gone read-only) is
+transient: the loop backs off and appends again (a repeat left in a day file by the
+failed attempt is dropped by the reader), without polling or committing meanwhile.
 """
 
 from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass
-from typing import Any
 
 from hybridwatch.events import Article, ContractError
 from hybridwatch.topics import Topics
 from ingest.archive import Archive
 from services.kafka.codec import decode_event
-from services.kafka.consuming import caught_up, send_dead_letters
+from services.kafka.ports import ConsumedRecord, Consumer, Producer
+from services.kafka.sink_loop import BaseSink, BatchLimits, PermanentError, SinkLoop, TransientError
+
+BATCH = 2000
+"""Records per poll and per append (one gzip member per day and batch)."""
 
 
 @dataclass
@@ -32,55 +39,69 @@ class ArchiveStats:
         return json.dumps(asdict(self), sort_keys=True)
 
 
+class ArchiveSink(BaseSink):
+    name = "archive"
+    target = "archive"
+
+    def __init__(self, archive: Archive, topics: Topics) -> None:
+        self.archive = archive
+        self._topics = topics
+        self.archived = 0
+        self.repeats = 0
+
+    def topics(self) -> Sequence[str]:
+        return [self._topics.articles]
+
+    def decode(self, record: ConsumedRecord) -> Article:
+        try:
+            return decode_event(Article, record.value, record.headers)
+        except ContractError as err:
+            raise PermanentError(f"undecodable record: {err}", kind="undecodable") from err
+
+    def write(self, items: Sequence[Article]) -> Mapping[int, PermanentError]:
+        try:
+            new = self.archive.append(items)  # fsynced before it returns
+        except OSError as err:
+            raise TransientError(f"appending {len(items)} articles failed: {err}",
+                                 kind="archive_io") from err  # fmt: skip
+        self.archived += new
+        self.repeats += len(items) - new
+        return {}
+
+
 class ArchiveConsumer:
-    """The consumer loop; built once by `hybridwatch archive` (or a test) with its clients."""
+    """`hybridwatch archive`: ArchiveSink on the shared loop (built once, with its clients)."""
 
     def __init__(
         self,
-        consumer: Any,
-        producer: Any,
+        consumer: Consumer,
+        producer: Producer,
         archive: Archive,
         topics: Topics,
         clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], object] | None = None,
     ) -> None:
-        self.consumer = consumer
-        self.producer = producer
-        self.archive = archive
-        self.topics = topics
-        self._clock = clock
-        self.stats = ArchiveStats()
-        self._stopping = False
+        self.sink = ArchiveSink(archive, topics)
+        self.loop = SinkLoop(
+            consumer,
+            producer,
+            self.sink,
+            dead_letter_topic=topics.dead_letter,
+            limits=BatchLimits(size=BATCH),
+            clock=clock,
+            sleep=sleep,
+        )
 
     def stop(self) -> None:
-        self._stopping = True
+        self.loop.stop()
+
+    @property
+    def stats(self) -> ArchiveStats:
+        s = self.loop.stats
+        return ArchiveStats(s.records, self.sink.archived, self.sink.repeats, s.dead_letters,
+                            s.commits)  # fmt: skip
 
     def run(self, once: bool = False) -> ArchiveStats:
         """Consume until stopped (once=True: until caught up with the topic)."""
-        self.consumer.subscribe([self.topics.articles])
-        started = self._clock()
-        while not self._stopping:
-            polled = self.consumer.poll(timeout_ms=200, max_records=2000)
-            records = [m for batch in polled.values() for m in batch]
-            if records:
-                self._take(records)
-            elif once and caught_up(self.consumer, self._clock() - started, [self.topics.articles]):
-                break
+        self.loop.run(once=once)
         return self.stats
-
-    def _take(self, records: list[Any]) -> None:
-        self.stats.records += len(records)
-        articles: list[Article] = []
-        dead: list[tuple[Any, str]] = []
-        for m in records:
-            try:
-                articles.append(decode_event(Article, m.value, m.headers))
-            except ContractError as err:
-                dead.append((m, f"undecodable record: {err}"))
-        new = self.archive.append(articles)  # fsynced before the commit
-        self.stats.archived += new
-        self.stats.repeats += len(articles) - new
-        if dead:
-            send_dead_letters(self.producer, self.topics.dead_letter, dead)
-            self.stats.dead_letters += len(dead)
-        self.consumer.commit()
-        self.stats.commits += 1

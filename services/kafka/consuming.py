@@ -1,65 +1,31 @@
-"""Pieces every plain (kafka-python) consumer loop needs: its clients, dead letters,
-"caught up" and a clean stop on SIGTERM/SIGINT.
+"""What a plain (kafka-python) consumer role needs around its loop: its clients and a
+clean stop on SIGTERM/SIGINT.
 
-Used by the indexer, the alerter and the archiver: a record that
-is not a valid event is sent to the dead-letter topic with its original bytes and the
-reason, and Kafka's acknowledgement is awaited before the batch's offsets are committed.
+The loop itself (poll, decode, write, dead letters, commit, caught up) is
+services/kafka/sink_loop.py, shared by the indexer, the alerter and the archiver.
 """
 
 from __future__ import annotations
 
 import logging
 import signal
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from types import FrameType
 from typing import Any
 
 from hybridwatch.config import Settings
-from services.kafka.codec import dead_letter_headers
+from services.kafka.ports import Consumer, Producer
 
 log = logging.getLogger(__name__)
-
-ASSIGN_TIMEOUT = 60.0
-"""Seconds a consumer may wait for a partition before the topic is declared missing."""
 
 
 class NoPartitions(RuntimeError):
     """No partition of the topics was assigned in time (do they exist?)."""
 
 
-def send_dead_letters(producer: Any, topic: str, items: Sequence[tuple[Any, str]]) -> None:
-    """Send (record, reason) pairs to `topic` and wait until Kafka has them all."""
-    futures = []
-    for m, reason in items:
-        log.error("dead-letter %s/%d/%d: %s", m.topic, m.partition, m.offset, reason)
-        headers = dead_letter_headers(reason, m.topic, m.partition, m.offset, original=m.headers)
-        futures.append(producer.send(topic, key=m.key, value=m.value, headers=headers))
-    producer.flush()
-    for f in futures:
-        f.get(timeout=60)  # raises if Kafka did not take it: then nothing is committed
-
-
-def caught_up(consumer: Any, waited: float, topics: Sequence[str]) -> bool:
-    """True when every assigned partition is read to its end.
-
-    `waited`: seconds since the loop started; past ASSIGN_TIMEOUT with nothing assigned
-    raises NoPartitions naming the topics.
-    """
-    assigned = consumer.assignment()
-    if not assigned:
-        if waited > ASSIGN_TIMEOUT:
-            raise NoPartitions(
-                f"no partition of {', '.join(topics)} was assigned within "
-                f"{ASSIGN_TIMEOUT:.0f}s: does the topic exist (hybridwatch topics)?"
-            )
-        return False
-    ends = consumer.end_offsets(list(assigned))
-    return all(consumer.position(tp) >= ends[tp] for tp in assigned)
-
-
 def consumer_and_dlq_producer(
     settings: Settings, group_id: str, role: str, **consumer_options: Any
-) -> tuple[Any, Any]:
+) -> tuple[Consumer, Producer]:
     """A manual-commit consumer in `group_id` and an idempotent acks=all producer for
     its dead letters, both named after `role` (created by a composition root at start-up)."""
     from kafka import KafkaConsumer, KafkaProducer

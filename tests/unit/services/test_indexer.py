@@ -174,14 +174,13 @@ def test_refused_and_undecodable_records_are_dead_lettered_before_the_commit() -
 
 def test_a_stop_during_retries_leaves_the_batch_uncommitted() -> None:
     idx, log, _, _, delays = make([msgs(2)], failures=1000)
-    original = idx._sleep
 
     def stop_after_three(d: float) -> None:
-        original(d)
+        delays.append(d)
         if len(delays) == 3:
             idx.stop()
 
-    idx._sleep = stop_after_three
+    idx.loop.sleep = stop_after_three
     idx.run(once=False)
     assert "commit" not in log
     assert idx.stats.indexed == 0

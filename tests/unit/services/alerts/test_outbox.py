@@ -30,8 +30,8 @@ def alert(i: int, country: str = "MK") -> Alert:
 def test_an_alert_is_stored_once_and_pending_until_marked_delivered(tmp_path: Path) -> None:
     outbox = AlertOutbox.open(tmp_path)
     try:
-        assert [a.id for a in outbox.put_alerts([alert(1), alert(2)])] == [alert(1).id, alert(2).id]
-        assert outbox.put_alerts([alert(2), alert(3)]) == [alert(3)]
+        assert [a.id for a in outbox.add_new([alert(1), alert(2)])] == [alert(1).id, alert(2).id]
+        assert outbox.add_new([alert(2), alert(3)]) == [alert(3)]
         outbox.mark_delivered([alert(1).id])
         assert {a.id for a in outbox.pending_alerts()} == {alert(2).id, alert(3).id}
         assert [a.id for a in outbox.get_alerts(limit=1)] == [alert(3).id]
@@ -58,7 +58,7 @@ def test_the_first_open_imports_the_alerts_of_an_earlier_whole_store_outbox(
 ) -> None:
     legacy = sqlite3.connect(tmp_path / LEGACY_FILE)
     legacy_outbox = AlertOutbox(legacy)
-    legacy_outbox.put_alerts([alert(1), alert(2)])
+    legacy_outbox.add_new([alert(1), alert(2)])
     legacy_outbox.mark_delivered([alert(1).id])
     legacy.execute("CREATE TABLE articles (id TEXT)")  # the rest of the old store file
     legacy.close()
@@ -66,7 +66,7 @@ def test_the_first_open_imports_the_alerts_of_an_earlier_whole_store_outbox(
     outbox = AlertOutbox.open(tmp_path)
     try:
         assert [a.id for a in outbox.pending_alerts()] == [alert(2).id]
-        assert outbox.put_alerts([alert(1)]) == []  # delivered before the upgrade: not again
+        assert outbox.add_new([alert(1)]) == []  # delivered before the upgrade: not again
         outbox.mark_delivered([alert(2).id])
     finally:
         outbox.close()

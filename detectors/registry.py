@@ -81,4 +81,10 @@ def build(name: str, options: Mapping[str, Any] | None = None) -> Detector:
         raise DetectorConfigError(
             f"detectors.options.{name}: {describe_validation_error(err)}"
         ) from err
-    return cls(opts)
+    try:
+        return cls(opts)
+    except (ValueError, OSError) as err:  # a data file the options name cannot be used
+        prefix = f"detectors.options.{name}"
+        if str(err).startswith(prefix):
+            raise
+        raise DetectorConfigError(f"{prefix}: {err}") from err

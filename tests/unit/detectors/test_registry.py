@@ -54,3 +54,10 @@ def test_an_unknown_detector_names_the_known_ones() -> None:
 def test_options_that_are_not_a_mapping_name_the_detector(options: object) -> None:
     with pytest.raises(DetectorConfigError, match=r"detectors\.options\.burst: expected a mapping"):
         build("burst", options)  # type: ignore[arg-type]
+
+
+def test_a_data_file_that_cannot_be_read_names_the_detector_option() -> None:
+    with pytest.raises(
+        DetectorConfigError, match=r"^detectors\.options\.reputation: .*nonexistent"
+    ):
+        build("reputation", {"watchlist_file": "/nonexistent/watchlist.yaml"})

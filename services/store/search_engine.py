@@ -4,14 +4,16 @@ Query semantics are those of services/store/sqlite.py, point by point, so the AP
 `hybridwatch search` and the dashboards' aggregations answer the same on both stores
 (tests/integration/search/test_store_parity.py proves it on one data set):
 
-- Free text: the query is folded with `hybridwatch.textfold.fold` and split into
-  runs of letters/digits; every term must match a whole token of title, text or
-  text_latn (any field per term). The engine side is the `hw_folded` analyzer of
-  services/store/templates, which folds and tokenises the same way. A trailing `*`
-  makes a term a prefix, as in SQLite.
+- Free text: parsed by services/store/textquery.py into clauses (a word matches any
+  of its inflected forms, `pre*` a prefix, `"a b"` a phrase) over the tokens of
+  text_latn; the engine side is the `hw_folded` analyzer of services/store/templates,
+  which folds and tokenises as SQLite FTS5 sees the folded text.
 - Article filters on signals (detector, narrative, flagged_only) are answered from
   the signals indices: articles and signals arrive on different topics at different
-  times, so no article document is ever rewritten to carry its signals.
+  times, so no article document is ever rewritten to carry its signals. `flagged_only`
+  computes each article's risk from its signals' stored scores (base.risk_by_article).
+- Triage verdicts live in their own index (`<prefix>triage-all`), one document per
+  target, never written by the indexer, never deleted by retention.
 - Times are `date_nanos`, so microsecond timestamps order and compare exactly as in
   SQLite. Windows are half-open: since <= t < until.
 - Ordering: published (or event_time) descending, then id ascending.
@@ -25,18 +27,26 @@ from __future__ import annotations
 
 import json
 import logging
-import re
 from collections.abc import Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from hybridwatch.config import ConfigError, StoreSettings
 from hybridwatch.events import Alert, Article, Signal, format_time
 from hybridwatch.textfold import fold
-from services.store import templates
-from services.store.base import ArticleHit, ArticleQuery, SignalQuery
+from services.store import templates, textquery
+from services.store.base import (
+    DEFAULT_FLAG_THRESHOLD,
+    ArticleHit,
+    ArticleQuery,
+    SignalQuery,
+    SourceActivity,
+    Triage,
+    TriageQuery,
+    risk_by_article,
+)
 from services.store.engine_client import (
     EngineClient,
     EngineError,
@@ -53,7 +63,6 @@ TEXT_FIELDS = ("text_latn",)
 """`text_latn` is fold(title + "\n" + text), so it holds every folded token of both."""
 MAX_ID_BYTES = 512
 """Both engines refuse a document id longer than this (and fail the whole bulk request)."""
-_TERM = re.compile(r"[^\W_]+\*?")
 _TERMS_CHUNK = 10_000
 MIN_PARALLEL_CHUNK = 250
 _PAGE = 1_000
@@ -90,6 +99,11 @@ def doc_of(event: Article | Signal | Alert) -> Doc:
     if isinstance(event, Signal):
         return Doc("signals", event.id, event.event_time, event.to_json().encode())
     return Doc("alerts", event.id, event.event_time, event.to_json().encode())
+
+
+def _from_ms(value: float) -> datetime:
+    """An aggregation's epoch-milliseconds value, floored to the second (as SQLite)."""
+    return datetime(1970, 1, 1, tzinfo=UTC) + timedelta(seconds=int(value) // 1000)
 
 
 def _time(value: datetime) -> str:
@@ -326,33 +340,62 @@ class SearchEngineStore:
             self._composite(self._pattern("signals"), q, {"terms": {"field": "article_id"}})
         )
 
-    def search_articles(self, query: ArticleQuery) -> list[ArticleHit]:
+    def _scan(
+        self, index: str, query: dict[str, Any], fields: list[str]
+    ) -> Iterable[dict[str, Any]]:
+        """Every matching document's `fields`, paged with search_after on id."""
+        after: list[Any] | None = None
+        while True:
+            body: dict[str, Any] = {
+                "query": query,
+                "sort": [{"id": "asc"}],
+                "size": _PAGE * 10,
+                "_source": fields,
+                "track_total_hits": False,
+            }
+            if after is not None:
+                body["search_after"] = after
+            hits = self._search_all(index, body)
+            for h in hits:
+                yield h["_source"]
+            if len(hits) < _PAGE * 10:
+                return
+            after = hits[-1]["sort"]
+
+    def _flagged_risks(self) -> dict[str, float]:
+        """Risk of every article with a signal of non-zero score (from `_source`, so
+        scores are the exact doubles SQLite holds, not the float field)."""
+        rows = (
+            (d["article_id"], d["id"], d["detector"], d["score"])
+            for d in self._scan(
+                self._pattern("signals"),
+                {"bool": {"filter": [{"range": {"score": {"gt": 0}}}]}},
+                ["article_id", "id", "detector", "score"],
+            )
+        )
+        return risk_by_article(rows)
+
+    def _triaged_article_ids(self, status: str | None) -> list[str]:
+        q: dict[str, Any] = (
+            {"bool": {"filter": [{"term": {"status": status}}]}} if status else {"match_all": {}}
+        )
+        return sorted(
+            self._composite(self._pattern("triage"), q, {"terms": {"field": "article_id"}})
+        )
+
+    def _article_query(
+        self, query: ArticleQuery
+    ) -> tuple[dict[str, Any], list[list[str] | None]] | None:
+        """The bool query and the id chunks to restrict it to (None: no restriction);
+        None when nothing can match."""
         must: list[dict[str, Any]] = []
         if query.text is not None and query.text.strip():
-            terms = _TERM.findall(fold(query.text))
-            if not terms:
-                return []
-            for term in terms:
-                if term.endswith("*"):
-                    must.append(
-                        {
-                            "bool": {
-                                "should": [{"prefix": {f: term[:-1]}} for f in TEXT_FIELDS],
-                                "minimum_should_match": 1,
-                            }
-                        }
-                    )
-                else:
-                    must.append(
-                        {
-                            "multi_match": {
-                                "query": term,
-                                "fields": list(TEXT_FIELDS),
-                                "operator": "and",
-                            }
-                        }
-                    )
+            clauses = textquery.parse(query.text)
+            if not clauses:
+                return None
+            must.extend(textquery.engine_clauses(clauses, TEXT_FIELDS[0]))
         filters: list[dict[str, Any]] = []
+        must_not: list[dict[str, Any]] = []
         if query.country:
             filters.append({"term": {"source.country": query.country.upper()}})
         window: dict[str, str] = {}
@@ -362,21 +405,47 @@ class SearchEngineStore:
             window["lt"] = _time(query.until)
         if window:
             filters.append({"range": {"published": window}})
-        limit, offset = max(query.limit, 0), max(query.offset, 0)
+        allowed: set[str] | None = None
+        if query.detector or query.narrative:
+            allowed = set(self._flagged_article_ids(query))
+        if query.flagged_only:
+            risky = {a for a, r in self._flagged_risks().items() if r >= query.flag_threshold}
+            allowed = risky if allowed is None else allowed & risky
+        if query.triage == "none":
+            triaged = self._triaged_article_ids(None)
+            for i in range(0, len(triaged), _TERMS_CHUNK):
+                must_not.append({"terms": {"id": triaged[i : i + _TERMS_CHUNK]}})
+        elif query.triage:
+            reviewed = set(self._triaged_article_ids(query.triage))
+            allowed = reviewed if allowed is None else allowed & reviewed
         id_chunks: list[list[str] | None] = [None]
-        if query.detector or query.narrative or query.flagged_only:
-            ids = self._flagged_article_ids(query)
-            if not ids:
-                return []
+        if allowed is not None:
+            if not allowed:
+                return None
+            ids = sorted(allowed)
             id_chunks = [ids[i : i + _TERMS_CHUNK] for i in range(0, len(ids), _TERMS_CHUNK)]
+        bool_q: dict[str, Any] = {"must": must, "filter": filters}
+        if must_not:
+            bool_q["must_not"] = must_not
+        return bool_q, id_chunks
+
+    @staticmethod
+    def _restricted(bool_q: dict[str, Any], chunk: list[str] | None) -> dict[str, Any]:
+        if chunk is None:
+            return {"bool": bool_q}
+        return {"bool": {**bool_q, "filter": [*bool_q["filter"], {"terms": {"id": chunk}}]}}
+
+    def search_articles(self, query: ArticleQuery) -> list[ArticleHit]:
+        found = self._article_query(query)
+        if found is None:
+            return []
+        bool_q, id_chunks = found
+        limit, offset = max(query.limit, 0), max(query.offset, 0)
         sort = [{"published": {"order": "desc"}}, {"id": {"order": "asc"}}]
         rows: list[tuple[int, str, dict[str, Any]]] = []
         for chunk in id_chunks:
-            f = list(filters)
-            if chunk is not None:
-                f.append({"terms": {"id": chunk}})
             body = {
-                "query": {"bool": {"must": must, "filter": f}},
+                "query": self._restricted(bool_q, chunk),
                 "sort": sort,
                 "track_total_hits": False,
                 # one chunk: the engine pages; several: each gives its first offset+limit, merged below
@@ -389,8 +458,153 @@ class SearchEngineStore:
             rows.sort(key=lambda r: (-r[0], r[1]))
             rows = rows[offset : offset + limit]
         articles = [Article.model_validate(src) for _, _, src in rows]
-        by_article = self._signals_of([a.id for a in articles])
-        return [ArticleHit(a, tuple(by_article.get(a.id, ()))) for a in articles]
+        return self._hits(articles, query.flag_threshold)
+
+    def count_matching(self, query: ArticleQuery) -> int:
+        found = self._article_query(query)
+        if found is None:
+            return 0
+        bool_q, id_chunks = found
+        total = 0
+        for chunk in id_chunks:  # chunks hold disjoint ids, so their counts add up
+            body = {"query": self._restricted(bool_q, chunk), "size": 0, "track_total_hits": True}
+            resp = self.client.search(self._pattern("articles"), body)
+            total += int(resp["hits"]["total"]["value"])
+        return total
+
+    def _hits(self, articles: Sequence[Article], flag_threshold: float) -> list[ArticleHit]:
+        ids = [a.id for a in articles]
+        by_article = self._signals_of(ids)
+        verdicts = self._triage_of(ids)
+        return [
+            ArticleHit(
+                a, tuple(by_article.get(a.id, ())), flag_threshold, tuple(verdicts.get(a.id, ()))
+            )
+            for a in articles
+        ]
+
+    def get_article(
+        self, article_id: str, flag_threshold: float = DEFAULT_FLAG_THRESHOLD
+    ) -> ArticleHit | None:
+        body = {
+            "query": {"bool": {"filter": [{"term": {"id": article_id}}]}},
+            "size": 1,
+            "track_total_hits": False,
+        }
+        hits = self._search_all(self._pattern("articles"), body)
+        if not hits:
+            return None
+        return self._hits([Article.model_validate(hits[0]["_source"])], flag_threshold)[0]
+
+    # -- triage --------------------------------------------------------------------
+
+    def put_triage(self, items: Sequence[Triage]) -> None:
+        docs = [
+            Doc("triage", t.id, t.updated, json.dumps(t.to_dict(), ensure_ascii=False).encode())
+            for t in items
+        ]
+        if not docs:
+            return
+        # always wait: an analyst's verdict must show on the next page load
+        result = self.index_documents(docs, refresh="wait_for")
+        failed = result.retry + result.rejected
+        if failed:
+            _doc, reason = failed[0]
+            kind = EngineUnavailable if result.retry else EngineError
+            raise kind(f"{len(failed)} of {len(docs)} triage verdicts not stored; first: {reason}")
+
+    @staticmethod
+    def _triage_filter(query: TriageQuery) -> dict[str, Any]:
+        filters = [
+            {"term": {name: value}}
+            for name, value in (
+                ("status", query.status),
+                ("target", query.target),
+                ("article_id", query.article_id),
+            )
+            if value
+        ]
+        return {"bool": {"filter": filters}}
+
+    def get_triage(self, query: TriageQuery) -> list[Triage]:
+        body = {
+            "query": self._triage_filter(query),
+            "sort": [{"updated": {"order": "desc"}}, {"id": {"order": "asc"}}],
+            "from": max(query.offset, 0),
+            "size": max(query.limit, 0),
+            "track_total_hits": False,
+        }
+        return [
+            Triage.from_dict(h["_source"]) for h in self._search_all(self._pattern("triage"), body)
+        ]
+
+    def count_triage(self, query: TriageQuery) -> int:
+        body = {"query": self._triage_filter(query), "size": 0, "track_total_hits": True}
+        return int(self.client.search(self._pattern("triage"), body)["hits"]["total"]["value"])
+
+    def _triage_of(self, article_ids: Sequence[str]) -> dict[str, list[Triage]]:
+        out: dict[str, list[Triage]] = {}
+        if not article_ids:
+            return out
+        body = {
+            "query": {"bool": {"filter": [{"terms": {"article_id": list(article_ids)}}]}},
+            "sort": [{"target": "asc"}, {"target_id": "asc"}],
+            "size": 10_000,
+            "track_total_hits": False,
+        }
+        for h in self._search_all(self._pattern("triage"), body):
+            t = Triage.from_dict(h["_source"])
+            out.setdefault(t.article_id, []).append(t)
+        return out
+
+    # -- coverage ------------------------------------------------------------------
+
+    def source_activity(self, since: datetime | None = None) -> list[SourceActivity]:
+        filters: list[dict[str, Any]] = []
+        if since is not None:
+            filters.append({"range": {"published": {"gte": _time(since)}}})
+        out: list[SourceActivity] = []
+        after: dict[str, Any] | None = None
+        while True:
+            comp: dict[str, Any] = {
+                "size": _PAGE,
+                "sources": [
+                    {"s": {"terms": {"field": "source.id"}}},
+                    {"c": {"terms": {"field": "source.country"}}},
+                ],
+            }
+            if after:
+                comp["after"] = after
+            body = {
+                "size": 0,
+                "track_total_hits": False,
+                "query": {"bool": {"filter": filters}},
+                "aggs": {
+                    "g": {
+                        "composite": comp,
+                        "aggs": {
+                            "lo": {"min": {"field": "published"}},
+                            "hi": {"max": {"field": "published"}},
+                        },
+                    }
+                },
+            }
+            agg = self.client.search(self._pattern("articles"), body).get("aggregations", {})
+            g = agg.get("g", {})
+            buckets = g.get("buckets", [])
+            for b in buckets:
+                out.append(
+                    SourceActivity(
+                        str(b["key"]["s"]),
+                        str(b["key"]["c"]),
+                        int(b["doc_count"]),
+                        _from_ms(b["lo"]["value"]),
+                        _from_ms(b["hi"]["value"]),
+                    )
+                )
+            after = g.get("after_key")
+            if not buckets or not after or len(buckets) < _PAGE:
+                return sorted(out, key=lambda a: (a.source_id, a.country))
 
     def _signals_of(self, article_ids: Sequence[str]) -> dict[str, list[Signal]]:
         out: dict[str, list[Signal]] = {}
@@ -487,6 +701,15 @@ class SearchEngineStore:
 
     def count_articles(self) -> int:
         return self.client.count(self._pattern("articles"))
+
+    def count_alerts(self, country: str | None = None, subscription: str | None = None) -> int:
+        filters: list[dict[str, Any]] = []
+        if country:
+            filters.append({"term": {"country": country.upper()}})
+        if subscription:
+            filters.append({"term": {"subscription_id": subscription}})
+        body = {"query": {"bool": {"filter": filters}}, "size": 0, "track_total_hits": True}
+        return int(self.client.search(self._pattern("alerts"), body)["hits"]["total"]["value"])
 
     def count_signals_total(self) -> int:
         return self.client.count(self._pattern("signals"))

@@ -7,18 +7,21 @@ the few columns we filter and sort on, so what comes out is exactly what went in
 Query semantics (the search-engine store must give the same answers; the parity
 test in tests/integration compares them):
 
-- Free text (`ArticleQuery.text`): the query is folded with `hybridwatch.textfold.fold`
-  (lowercase ASCII-Latin, Cyrillic transliterated, diacritics removed) and split into
-  terms at every character that is not a letter or digit. An article matches when
-  EVERY term occurs as a whole token in the folded title, text or text_latn (AND of
-  terms, any field per term). So "Приштина", "Priština" and "pristina" are the same
-  query, and a Latin query finds a Cyrillic article and vice versa. A query with no
-  terms (e.g. only punctuation) matches nothing. SQLite-only extension, not part of
-  the parity contract: a term written with a trailing `*` matches as a prefix.
+- Free text (`ArticleQuery.text`): parsed by services/store/textquery.py (shared with
+  the engine store): the query is folded with `hybridwatch.textfold.fold` (lowercase
+  ASCII-Latin, Cyrillic transliterated, diacritics removed) and read as clauses that
+  must ALL match tokens of the folded article (`text_latn`, i.e. fold(title + text)):
+  a word matches any of its inflected forms (case endings, Macedonian and Albanian
+  definite suffixes), `pre*` a prefix, `"two words"` an exact phrase. So
+  "Приштина", "Priština" and "pristina" are the same query, a Latin query finds a
+  Cyrillic article and vice versa, and `referendum` finds "референдумот". A query
+  with no terms (e.g. only punctuation) matches nothing.
 - `country`: the article's *source* country (`article.source.country`), exact.
 - `detector` / `narrative`: the article has at least one stored signal with that
   detector / narrative.
-- `flagged_only`: the article has at least one stored signal.
+- `flagged_only`: the article's risk (services.store.base.article_risk over its stored
+  signals) is at least `flag_threshold`. `triage`: the article or one of its signals
+  has a verdict with that status ("none": no verdict at all).
 - `since` / `until`: half-open window on `published`: since <= published < until.
 - Ordering: `published` descending, then article `id` ascending; `limit`/`offset`
   apply after ordering. Each hit carries all of the article's stored signals,
@@ -36,7 +39,8 @@ test in tests/integration compares them):
 
 Beyond the port, the embedded runtime uses `write_batch` (articles, their signals,
 new alerts and detector-state changes in ONE transaction, so a crash never leaves an
-article without its signals) and the small alert-outbox and detector-state helpers.
+article without its signals) and the detector-state helpers; the alert outbox is
+services/alerts/outbox.py on this file's connection (`store.alerts`, same transactions).
 The connection is shared between the pipeline and the API's worker threads behind a
 lock: SQLite serialises writers anyway and the embedded runtime is one process.
 """
@@ -44,7 +48,6 @@ lock: SQLite serialises writers anyway and the embedded runtime is one process.
 from __future__ import annotations
 
 import json
-import re
 import sqlite3
 import threading
 from collections.abc import Iterable, Iterator, Mapping, Sequence
@@ -55,7 +58,18 @@ from typing import Any
 
 from hybridwatch.events import Alert, Article, Signal
 from hybridwatch.textfold import fold
-from services.store.base import ArticleHit, ArticleQuery, SignalQuery
+from services.alerts.outbox import AlertOutbox
+from services.store import textquery
+from services.store.base import (
+    DEFAULT_FLAG_THRESHOLD,
+    ArticleHit,
+    ArticleQuery,
+    SignalQuery,
+    SourceActivity,
+    Triage,
+    TriageQuery,
+    risk_by_article,
+)
 
 DB_FILE = "hybridwatch.sqlite3"
 SCHEMA_VERSION = 2
@@ -63,7 +77,6 @@ SCHEMA_VERSION = 2
 COUNT_KEYS = ("country", "detector", "narrative", "severity", "day")
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-_TERM = re.compile(r"[^\W_]+\*?")
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -93,16 +106,17 @@ CREATE TABLE IF NOT EXISTS signals (
 );
 CREATE INDEX IF NOT EXISTS signals_article ON signals (article_id);
 CREATE INDEX IF NOT EXISTS signals_time ON signals (event_time_us DESC, id);
-CREATE TABLE IF NOT EXISTS alerts (
+CREATE TABLE IF NOT EXISTS detector_state (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS triage (
     id TEXT PRIMARY KEY,
-    subscription_id TEXT NOT NULL,
-    event_time_us INTEGER NOT NULL,
-    created_us INTEGER NOT NULL,
-    delivered_us INTEGER,
+    target TEXT NOT NULL,
+    target_id TEXT NOT NULL,
+    article_id TEXT NOT NULL,
+    status TEXT NOT NULL,
+    updated_us INTEGER NOT NULL,
     doc TEXT NOT NULL
 );
-CREATE INDEX IF NOT EXISTS alerts_pending ON alerts (delivered_us) WHERE delivered_us IS NULL;
-CREATE TABLE IF NOT EXISTS detector_state (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS triage_article ON triage (article_id);
 """
 
 
@@ -116,19 +130,15 @@ def to_us(value: datetime) -> int:
 def fts_query(text: str) -> str | None:
     """The FTS5 MATCH expression for a free-text query (None when it has no terms).
 
-    Every term is quoted, so FTS5 operators typed by a user (OR, NEAR, -, ")
-    are searched for as words instead of being interpreted or failing to parse.
+    Every token is quoted, so FTS5 operators typed by a user (OR, NEAR, -) are
+    searched for as words instead of being interpreted or failing to parse.
     """
-    terms = _TERM.findall(fold(text))
-    if not terms:
-        return None
-    parts = []
-    for term in terms:
-        if term.endswith("*"):
-            parts.append(f'"{term[:-1]}"*')
-        else:
-            parts.append(f'"{term}"')
-    return " AND ".join(parts)
+    clauses = textquery.parse(text)
+    return textquery.fts5_match(clauses) if clauses else None
+
+
+def _from_s(seconds: int) -> datetime:
+    return _EPOCH + timedelta(seconds=seconds)
 
 
 class StoreSchemaError(RuntimeError):
@@ -143,6 +153,8 @@ class SqliteStore:
         self._lock = threading.RLock()
         self.path = path
         self._closed = False
+        self._writes = 0
+        self._risk_cache: tuple[tuple[int, int], dict[str, float]] | None = None
         with self._lock:
             conn.execute(
                 "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)"
@@ -155,6 +167,8 @@ class SqliteStore:
                     f"uses {SCHEMA_VERSION}; move the file aside (or delete it) and replay or re-poll"
                 )
             conn.executescript(_SCHEMA)
+            self.alerts = AlertOutbox(conn, self._lock, path, owns_connection=False)
+            """The alert outbox (table `alerts`), sharing this connection and transactions."""
             conn.execute(
                 "INSERT OR IGNORE INTO meta (key, value) VALUES ('schema_version', ?)",
                 (str(SCHEMA_VERSION),),
@@ -191,6 +205,7 @@ class SqliteStore:
                 self._conn.execute("ROLLBACK")
                 raise
             self._conn.execute("COMMIT")
+            self._writes += 1
 
     def _read(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         with self._lock:
@@ -222,7 +237,8 @@ class SqliteStore:
                 conn.execute("DELETE FROM articles_fts WHERE rowid = ?", (rowid,))
             conn.execute(
                 "INSERT INTO articles_fts (rowid, title, text, text_latn) VALUES (?, ?, ?, ?)",
-                (rowid, fold(a.title), fold(a.text), fold(a.text_latn)),
+                # text_latn as the engine store indexes it (filled in when left empty)
+                (rowid, fold(a.title), fold(a.text), fold(a.text_latn or a.title + "\n" + a.text)),
             )
 
     @staticmethod
@@ -250,20 +266,6 @@ class SqliteStore:
             ],
         )
 
-    @staticmethod
-    def _insert_new_alerts(conn: sqlite3.Connection, alerts: Iterable[Alert]) -> list[Alert]:
-        now = to_us(datetime.now(UTC))
-        new: list[Alert] = []
-        for a in alerts:
-            cur = conn.execute(
-                "INSERT OR IGNORE INTO alerts (id, subscription_id, event_time_us, created_us, doc)"
-                " VALUES (?, ?, ?, ?, ?)",
-                (a.id, a.subscription_id, to_us(a.event_time), now, a.to_json()),
-            )
-            if cur.rowcount == 1:
-                new.append(a)
-        return new
-
     def put_articles(self, articles: Sequence[Article]) -> None:
         with self._tx() as conn:
             self._upsert_articles(conn, articles)
@@ -274,8 +276,11 @@ class SqliteStore:
 
     def put_alerts(self, alerts: Sequence[Alert]) -> None:
         """Idempotent: an alert id already stored keeps its delivery record."""
-        with self._tx() as conn:
-            self._insert_new_alerts(conn, alerts)
+        self.alerts.add_new(alerts)
+
+    def add_new(self, alerts: Sequence[Alert]) -> list[Alert]:
+        """Store the alerts (committed when this returns); returns the ones not seen before."""
+        return self.alerts.add_new(alerts)
 
     def write_batch(
         self,
@@ -296,7 +301,7 @@ class SqliteStore:
             ids = [(a.id,) for a in articles]
             conn.executemany("DELETE FROM signals WHERE article_id = ?", ids)
             self._upsert_signals(conn, signals)
-            new_alerts = self._insert_new_alerts(conn, alerts)
+            new_alerts = AlertOutbox.insert_new(conn, alerts)
             if state_changes:
                 conn.executemany(
                     "INSERT INTO detector_state (key, value) VALUES (?, ?)"
@@ -312,17 +317,10 @@ class SqliteStore:
 
     def pending_alerts(self) -> list[Alert]:
         """Alerts stored but not yet delivered (e.g. the process died in between)."""
-        rows = self._read(
-            "SELECT doc FROM alerts WHERE delivered_us IS NULL ORDER BY created_us, id"
-        )
-        return [Alert.model_validate_json(r[0]) for r in rows]
+        return self.alerts.pending_alerts()
 
     def mark_delivered(self, alert_ids: Sequence[str]) -> None:
-        now = to_us(datetime.now(UTC))
-        with self._tx() as conn:
-            conn.executemany(
-                "UPDATE alerts SET delivered_us = ? WHERE id = ?", [(now, i) for i in alert_ids]
-            )
+        self.alerts.mark_delivered(alert_ids)
 
     def get_alerts(
         self,
@@ -331,19 +329,7 @@ class SqliteStore:
         country: str | None = None,
         subscription: str | None = None,
     ) -> list[Alert]:
-        where, params = [], []
-        if country:
-            where.append("json_extract(doc, '$.country') = ?")
-            params.append(country.upper())
-        if subscription:
-            where.append("subscription_id = ?")
-            params.append(subscription)
-        sql = "SELECT doc FROM alerts"
-        if where:
-            sql += " WHERE " + " AND ".join(where)
-        sql += " ORDER BY event_time_us DESC, id LIMIT ? OFFSET ?"
-        rows = self._read(sql, (*params, max(limit, 0), max(offset, 0)))
-        return [Alert.model_validate_json(r[0]) for r in rows]
+        return self.alerts.get_alerts(limit, offset, country, subscription)
 
     # -- detector state --------------------------------------------------------
 
@@ -352,13 +338,30 @@ class SqliteStore:
 
     # -- reads -----------------------------------------------------------------
 
-    def search_articles(self, query: ArticleQuery) -> list[ArticleHit]:
+    def _flagged_risks(self) -> dict[str, float]:
+        """Risk of every article with a signal of non-zero score, cached until the next
+        write by this store or any other connection to the file (`data_version`)."""
+        with self._lock:
+            if self._closed:
+                raise RuntimeError("the store is closed")
+            key = (self._writes, int(self._conn.execute("PRAGMA data_version").fetchone()[0]))
+            if self._risk_cache is not None and self._risk_cache[0] == key:
+                return self._risk_cache[1]
+            rows = self._conn.execute(
+                "SELECT article_id, id, detector, score FROM signals WHERE score > 0"
+            ).fetchall()
+            risks = risk_by_article(rows)
+            self._risk_cache = (key, risks)
+            return risks
+
+    def _article_where(self, query: ArticleQuery) -> tuple[list[str], list[Any]] | None:
+        """WHERE conditions on `articles a` for the query; None when nothing can match."""
         where: list[str] = []
         params: list[Any] = []
         if query.text is not None and query.text.strip():
             match = fts_query(query.text)
             if match is None:
-                return []
+                return None
             where.append("a.rowid IN (SELECT rowid FROM articles_fts WHERE articles_fts MATCH ?)")
             params.append(match)
         if query.country:
@@ -377,9 +380,27 @@ class SqliteStore:
         if query.narrative:
             sig.append("s.narrative = ?")
             params.append(query.narrative)
-        if sig or query.flagged_only:
+        if sig:
             cond = " AND ".join(["s.article_id = a.id", *sig])
             where.append(f"EXISTS (SELECT 1 FROM signals s WHERE {cond})")
+        if query.flagged_only:
+            ids = sorted(a for a, r in self._flagged_risks().items() if r >= query.flag_threshold)
+            if not ids:
+                return None
+            where.append("a.id IN (SELECT value FROM json_each(?))")
+            params.append(json.dumps(ids))
+        if query.triage == "none":
+            where.append("a.id NOT IN (SELECT article_id FROM triage)")
+        elif query.triage:
+            where.append("a.id IN (SELECT article_id FROM triage WHERE status = ?)")
+            params.append(query.triage)
+        return where, params
+
+    def search_articles(self, query: ArticleQuery) -> list[ArticleHit]:
+        found = self._article_where(query)
+        if found is None:
+            return []
+        where, params = found
         # Two steps: order and page on the narrow `articles` table, then load only the
         # page's documents from `article_docs`. Sorting rows that carry the JSON made
         # a query for a common word ~30x slower (bench/embedded_bench.py).
@@ -396,8 +417,28 @@ class SqliteStore:
             self._read(f"SELECT rowid, doc FROM article_docs WHERE rowid IN ({marks})", rowids)
         )
         articles = [Article.model_validate_json(docs[r]) for r in rowids if r in docs]
-        by_article = self._signals_of([a.id for a in articles])
-        return [ArticleHit(a, tuple(by_article.get(a.id, ()))) for a in articles]
+        return self._hits(articles, query.flag_threshold)
+
+    def _hits(self, articles: Sequence[Article], flag_threshold: float) -> list[ArticleHit]:
+        ids = [a.id for a in articles]
+        by_article = self._signals_of(ids)
+        verdicts = self._triage_of(ids)
+        return [
+            ArticleHit(
+                a, tuple(by_article.get(a.id, ())), flag_threshold, tuple(verdicts.get(a.id, ()))
+            )
+            for a in articles
+        ]
+
+    def count_matching(self, query: ArticleQuery) -> int:
+        found = self._article_where(query)
+        if found is None:
+            return 0
+        where, params = found
+        sql = "SELECT COUNT(*) FROM articles a"
+        if where:
+            sql += " WHERE " + " AND ".join(where)
+        return int(self._read(sql, params)[0][0])
 
     def _signals_of(self, article_ids: Sequence[str]) -> dict[str, list[Signal]]:
         out: dict[str, list[Signal]] = {}
@@ -413,15 +454,96 @@ class SqliteStore:
             out.setdefault(s.article_id, []).append(s)
         return out
 
-    def get_article(self, article_id: str) -> ArticleHit | None:
+    def get_article(
+        self, article_id: str, flag_threshold: float = DEFAULT_FLAG_THRESHOLD
+    ) -> ArticleHit | None:
         rows = self._read(
             "SELECT d.doc FROM articles a JOIN article_docs d ON d.rowid = a.rowid WHERE a.id = ?",
             (article_id,),
         )
         if not rows:
             return None
-        article = Article.model_validate_json(rows[0][0])
-        return ArticleHit(article, tuple(self._signals_of([article_id]).get(article_id, ())))
+        return self._hits([Article.model_validate_json(rows[0][0])], flag_threshold)[0]
+
+    # -- triage ------------------------------------------------------------------
+
+    def put_triage(self, items: Sequence[Triage]) -> None:
+        with self._tx() as conn:
+            conn.executemany(
+                "INSERT INTO triage (id, target, target_id, article_id, status, updated_us, doc)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET"
+                " status = excluded.status, article_id = excluded.article_id,"
+                " updated_us = excluded.updated_us, doc = excluded.doc",
+                [
+                    (
+                        t.id,
+                        t.target,
+                        t.target_id,
+                        t.article_id,
+                        t.status,
+                        to_us(t.updated),
+                        json.dumps(t.to_dict(), ensure_ascii=False, sort_keys=True),
+                    )
+                    for t in items
+                ],
+            )
+
+    @staticmethod
+    def _triage_where(query: TriageQuery) -> tuple[str, list[Any]]:
+        where: list[str] = []
+        params: list[Any] = []
+        for column, value in (
+            ("status", query.status),
+            ("target", query.target),
+            ("article_id", query.article_id),
+        ):
+            if value:
+                where.append(f"{column} = ?")
+                params.append(value)
+        return (" WHERE " + " AND ".join(where)) if where else "", params
+
+    def get_triage(self, query: TriageQuery) -> list[Triage]:
+        where, params = self._triage_where(query)
+        rows = self._read(
+            f"SELECT doc FROM triage{where} ORDER BY updated_us DESC, id LIMIT ? OFFSET ?",
+            [*params, max(query.limit, 0), max(query.offset, 0)],
+        )
+        return [Triage.from_dict(json.loads(r[0])) for r in rows]
+
+    def count_triage(self, query: TriageQuery) -> int:
+        where, params = self._triage_where(query)
+        return int(self._read(f"SELECT COUNT(*) FROM triage{where}", params)[0][0])
+
+    def _triage_of(self, article_ids: Sequence[str]) -> dict[str, list[Triage]]:
+        out: dict[str, list[Triage]] = {}
+        if not article_ids:
+            return out
+        marks = ",".join("?" * len(article_ids))
+        rows = self._read(
+            f"SELECT doc FROM triage WHERE article_id IN ({marks}) ORDER BY target, target_id",
+            list(article_ids),
+        )
+        for (doc,) in rows:
+            t = Triage.from_dict(json.loads(doc))
+            out.setdefault(t.article_id, []).append(t)
+        return out
+
+    # -- coverage ----------------------------------------------------------------
+
+    def source_activity(self, since: datetime | None = None) -> list[SourceActivity]:
+        sql = (
+            "SELECT source_id, country, COUNT(*), MIN(published_us), MAX(published_us)"
+            " FROM articles"
+        )
+        params: list[Any] = []
+        if since is not None:
+            sql += " WHERE published_us >= ?"
+            params.append(to_us(since))
+        sql += " GROUP BY source_id, country ORDER BY source_id, country"
+        return [
+            SourceActivity(sid, country, int(n), _from_s(lo // 1_000_000), _from_s(hi // 1_000_000))
+            for sid, country, n, lo, hi in self._read(sql, params)
+        ]
 
     @staticmethod
     def _signal_where(query: SignalQuery) -> tuple[str, list[Any]]:
@@ -471,6 +593,17 @@ class SqliteStore:
     def count_articles(self) -> int:
         return int(self._read("SELECT COUNT(*) FROM articles")[0][0])
 
+    def count_alerts(self, country: str | None = None, subscription: str | None = None) -> int:
+        where, params = [], []
+        if country:
+            where.append("json_extract(doc, '$.country') = ?")
+            params.append(country.upper())
+        if subscription:
+            where.append("subscription_id = ?")
+            params.append(subscription)
+        sql = "SELECT COUNT(*) FROM alerts" + (" WHERE " + " AND ".join(where) if where else "")
+        return int(self._read(sql, params)[0][0])
+
     def count_all_signals(self) -> int:
         return int(self._read("SELECT COUNT(*) FROM signals")[0][0])
 
@@ -479,6 +612,7 @@ class SqliteStore:
             if self._closed:
                 return
             self._closed = True
+            self.alerts.close()  # marks it closed; the connection is closed below
             try:
                 self._conn.execute("PRAGMA optimize")
             finally:

@@ -21,15 +21,21 @@ from typing import Any
 
 from hybridwatch.textfold import _CYR_TO_LAT, _LATIN_SPECIAL
 
-KINDS = ("articles", "signals", "alerts")
+KINDS = ("articles", "signals", "alerts", "triage")
+RETAINED_KINDS = ("articles", "signals", "alerts")
+"""Kinds the retention policy deletes after RETENTION_DAYS; analysts' triage verdicts
+are kept (they are evaluation and training data)."""
+SINGLE_INDEX_KINDS = ("triage",)
+"""Kinds kept in one index (`<prefix>triage-all`) instead of monthly ones: a verdict's
+id is its target's, so an update must land on the same document whatever its time."""
 RETENTION_POLICY = "hw-retention"
 RETENTION_DAYS = 400
 """Delete an index this many days after it was created (a monthly index is written for
 about a month, so every event stays searchable for at least a year)."""
 
-TEMPLATE_VERSION = 2
+TEMPLATE_VERSION = 3
 
-REFRESH_INTERVAL = {"articles": "5s", "signals": "1s", "alerts": "1s"}
+REFRESH_INTERVAL = {"articles": "5s", "signals": "1s", "alerts": "1s", "triage": "1s"}
 """How soon a write becomes searchable. Articles are the bulk of the volume and each
 refresh writes a new segment that must later be merged: 5 s instead of 1 s cut the
 engine's CPU per article by about a quarter (bench/index_bench.py). Signals and alerts,
@@ -38,6 +44,8 @@ which analysts watch live, stay at 1 s."""
 
 def index_name(prefix: str, kind: str, when: datetime) -> str:
     """The monthly index an event of `kind` with event time `when` belongs to."""
+    if kind in SINGLE_INDEX_KINDS:
+        return f"{prefix}{kind}-all"
     return f"{prefix}{kind}-{when.year:04d}.{when.month:02d}"
 
 
@@ -179,7 +187,26 @@ ALERT_MAPPING: dict[str, Any] = {
     },
 }
 
-MAPPINGS = {"articles": ARTICLE_MAPPING, "signals": SIGNAL_MAPPING, "alerts": ALERT_MAPPING}
+TRIAGE_MAPPING: dict[str, Any] = {
+    "dynamic": "strict",
+    "properties": {
+        "id": _KEYWORD,
+        "target": _KEYWORD,
+        "target_id": _KEYWORD,
+        "article_id": _KEYWORD,
+        "status": _KEYWORD,
+        "note": {"type": "text", "analyzer": "hw_folded"},
+        "analyst": _KEYWORD,
+        "updated": _DATE,
+    },
+}
+
+MAPPINGS = {
+    "articles": ARTICLE_MAPPING,
+    "signals": SIGNAL_MAPPING,
+    "alerts": ALERT_MAPPING,
+    "triage": TRIAGE_MAPPING,
+}
 
 
 def index_templates(
@@ -198,7 +225,7 @@ def index_templates(
             "refresh_interval": REFRESH_INTERVAL[kind],
             "analysis": copy.deepcopy(ANALYSIS),
         }
-        if engine == "elasticsearch":
+        if engine == "elasticsearch" and kind in RETAINED_KINDS:
             settings["index.lifecycle.name"] = policy or f"{prefix}{RETENTION_POLICY}"
         out[f"{prefix}{kind}"] = {
             "index_patterns": [index_pattern(prefix, kind)],
@@ -243,7 +270,10 @@ def ism_policy(prefix: str) -> dict[str, Any]:
                 {"name": "delete", "actions": [{"delete": {}}], "transitions": []},
             ],
             "ism_template": [
-                {"index_patterns": [index_pattern(prefix, k) for k in KINDS], "priority": 100}
+                {
+                    "index_patterns": [index_pattern(prefix, k) for k in RETAINED_KINDS],
+                    "priority": 100,
+                }
             ],
         }
     }

@@ -16,7 +16,9 @@ from typing import Any
 import pytest
 
 from hybridwatch.config import StoreSettings
-from services.store.base import ArticleQuery, SignalQuery
+from hybridwatch.events import Article, Source
+from hybridwatch.textfold import fold
+from services.store.base import ArticleQuery, SignalQuery, Triage, TriageQuery
 from services.store.search_engine import SearchEngineStore
 from services.store.sqlite import SqliteStore
 from tests.integration.search.synthetic import make_articles, make_signals
@@ -48,6 +50,20 @@ ARTICLE_QUERIES = [
     ArticleQuery(narrative="anti-nato", detector="narrative", country="BA", limit=500),
     ArticleQuery(flagged_only=True, limit=500),
     ArticleQuery(flagged_only=True, limit=10, offset=25),
+    ArticleQuery(flagged_only=True, flag_threshold=0.9, limit=500),
+    ArticleQuery(flagged_only=True, narrative="anti-eu", limit=500),
+    # inflection, phrases, prefixes (the INFLECTED articles below)
+    ArticleQuery(text="referendum", limit=500),
+    ArticleQuery(text="референдумот", limit=500),
+    ArticleQuery(text="referend*", limit=500),
+    ArticleQuery(text="vlada", country="AL", limit=500),
+    ArticleQuery(text='"referendumot e zakazan"', limit=500),
+    ArticleQuery(text='"zakazan e referendumot"', limit=500),
+    ArticleQuery(text='"Референдумот" skopje', limit=500),
+    ArticleQuery(text='putin "', limit=500),
+    ArticleQuery(triage="confirmed", limit=500),
+    ArticleQuery(triage="false_positive", limit=500),
+    ArticleQuery(triage="none", limit=20),
     ArticleQuery(
         since=datetime(2018, 9, 2, 6, tzinfo=UTC),
         until=datetime(2018, 9, 3, 12, 3, tzinfo=UTC),
@@ -75,7 +91,7 @@ def both_stores(
     search_url: str, search_kind: str, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[tuple[Any, Any]]:
     """Both stores loaded once for the module (the queries only read)."""
-    articles = make_articles(400)
+    articles = make_articles(400) + inflected_articles()
     signals = make_signals(articles)
     alerts = _alerts(articles, signals)
     sqlite_dir = tmp_path_factory.mktemp("parity-sqlite")
@@ -91,6 +107,7 @@ def both_stores(
                 store.put_articles(articles)
                 store.put_signals(signals)
                 store.put_alerts(alerts)
+                store.put_triage(_verdicts(articles, signals))
         engine.refresh()
         sqlite.data_dir = sqlite_dir  # type: ignore[attr-defined]  # for the CLI test below
         yield sqlite, engine
@@ -102,7 +119,7 @@ def both_stores(
 
 def test_article_counts_agree_and_replays_do_not_duplicate(both_stores: tuple[Any, Any]) -> None:
     sqlite, engine = both_stores
-    assert sqlite.count_articles() == engine.count_articles() == 400
+    assert sqlite.count_articles() == engine.count_articles() == 400 + len(INFLECTED)
 
 
 @pytest.mark.parametrize("query", ARTICLE_QUERIES, ids=lambda q: repr(q)[12:90])
@@ -114,6 +131,7 @@ def test_search_articles_gives_the_same_hits_in_the_same_order(
     got = [h.to_dict() for h in engine.search_articles(query)]
     assert [h["id"] for h in got] == [h["id"] for h in want]
     assert got == want
+    assert engine.count_matching(query) == sqlite.count_matching(query)
 
 
 def test_most_article_queries_find_something(both_stores: tuple[Any, Any]) -> None:
@@ -167,6 +185,18 @@ def test_unknown_aggregation_key_is_refused_by_both(both_stores: tuple[Any, Any]
 
 
 API_PATHS = [
+    "/api/articles?q=referendum&limit=100",
+    "/api/articles?q=%22referendumot%20e%20zakazan%22",
+    "/api/articles?q=referend*&flagged=true&limit=5&offset=1",
+    "/api/articles?flagged=true&limit=100",
+    "/api/articles?triage=confirmed",
+    "/api/articles?triage=none&limit=10&offset=3",
+    "/api/triage?limit=100",
+    "/api/triage?status=false_positive&target=signal",
+    "/api/coverage?at=2018-09-12T00:00:00Z",
+    "/api/coverage?country=MK&at=2018-09-30",
+    "/api/export/stix?since=2018-09-01&until=2018-09-03",
+    "/api/export/stix?country=RS",
     "/api/articles?q=Приштина&limit=100",
     "/api/articles?q=pristina%20referendum&country=rs&limit=100",
     "/api/articles?narrative=anti-eu&flagged=true&limit=100",
@@ -214,6 +244,8 @@ def test_the_api_answers_the_same_on_both_stores(both_stores: tuple[Any, Any]) -
     for path, want, got in zip(API_PATHS, *answers, strict=True):
         assert want.status_code == got.status_code == 200, path
         assert got.json() == want.json(), path
+        if "items" in want.json() and "/api/coverage" not in path:
+            assert want.json()["total"] >= want.json()["count"], path
     assert any(r.json().get("count") for r in answers[0] if "count" in r.json())
 
 
@@ -254,3 +286,109 @@ def test_hybridwatch_search_prints_the_same_on_both_stores(
         outputs[name] = capsys.readouterr().out
     assert outputs["sqlite"].strip(), "the query should find articles"
     assert outputs["engine"] == outputs["sqlite"]
+
+
+INFLECTED = [
+    # (country, language, title, text) - SYNTHETIC sentences, written for this test
+    ("MK", "mk", "Референдумот е закажан", "Владата во Скопје го закажа референдумот."),
+    ("RS", "sr", "О референдуму", "Резултати референдума у Скопљу."),
+    (
+        "AL",
+        "sq",
+        "Referendumit i afrohet data",
+        "Qeveria e Shqipërisë: vlada nuk flet per referendumin.",
+    ),
+    ("HR", "hr", "Zakazan e referendumot", "Putin i referendumi."),
+]
+
+
+def inflected_articles() -> list[Article]:
+    """SYNTHETIC articles carrying inflected forms (cases, definite suffixes)."""
+    out = []
+    for i, (country, lang, title, text) in enumerate(INFLECTED):
+        url = f"https://synthetic.example/inflected/{i}"
+        when = datetime(2018, 9, 10, 8, i, tzinfo=UTC)
+        out.append(
+            Article(
+                id=Article.make_id(url),
+                url=url,
+                title=title,
+                text=text,
+                published=when,
+                fetched=when,
+                language=lang,
+                source=Source(
+                    id=f"synthetic-{country.lower()}",
+                    outlet=f"Synthetic {country}",
+                    domain="synthetic.example",
+                    country=country,
+                ),
+                countries=(country,),
+                text_latn=fold(title + "\n" + text),
+            )
+        )
+    return out
+
+
+def _verdicts(articles: list[Any], signals: list[Any]) -> list[Triage]:
+    """Triage verdicts on a few articles and signals (fixed times: both stores alike)."""
+    at = datetime(2018, 10, 1, tzinfo=UTC)
+    out = [
+        Triage("article", a.id, a.id, status, f"note {i}", "analyst-1", at)
+        for i, (a, status) in enumerate(
+            zip(articles[::37], ["confirmed", "false_positive", "needs_review"] * 5, strict=False)
+        )
+    ]
+    out += [
+        Triage("signal", s.id, s.article_id, "false_positive", "", "analyst-2", at)
+        for s in signals[5:60:11]
+    ]
+    return out
+
+
+def test_inflected_forms_are_found_in_both_scripts(both_stores: tuple[Any, Any]) -> None:
+    inflected = {a.id for a in inflected_articles()}
+    for store in both_stores:
+        found = {
+            h.article.id for h in store.search_articles(ArticleQuery(text="referendum", limit=500))
+        }
+        # the Macedonian definite form, the Serbian cases and the Albanian definite form
+        assert inflected <= found
+        assert {
+            h.article.id for h in store.search_articles(ArticleQuery(text="referend*", limit=500))
+        } >= inflected
+        # a phrase: these words in this order, in either script
+        for text, want in (
+            ('"referendumot e zakazan"', ["https://synthetic.example/inflected/0"]),
+            ('"Zakažan е Референдумот"', ["https://synthetic.example/inflected/3"]),
+            ('"e referendumot zakazan"', []),
+        ):
+            phrase = store.search_articles(ArticleQuery(text=text, limit=50))
+            assert [h.article.url for h in phrase] == want, text
+
+
+def test_flagged_means_risk_at_the_threshold(both_stores: tuple[Any, Any]) -> None:
+    for store in both_stores:
+        hits = store.search_articles(ArticleQuery(flagged_only=True, limit=500))
+        assert hits and all(h.risk >= 0.5 and h.flagged for h in hits)
+        everything = store.search_articles(ArticleQuery(limit=500))
+        assert {h.article.id for h in everything if h.flagged} == {h.article.id for h in hits}
+        assert any(h.signals and not h.flagged for h in everything)
+
+
+def test_triage_is_listed_the_same_by_both_stores(both_stores: tuple[Any, Any]) -> None:
+    sqlite, engine = both_stores
+    for q in (
+        TriageQuery(),
+        TriageQuery(status="confirmed"),
+        TriageQuery(target="signal", limit=3),
+    ):
+        assert engine.get_triage(q) == sqlite.get_triage(q)
+        assert engine.count_triage(q) == sqlite.count_triage(q) > 0
+
+
+def test_source_activity_agrees(both_stores: tuple[Any, Any]) -> None:
+    sqlite, engine = both_stores
+    assert engine.source_activity(None) == sqlite.source_activity(None)
+    since = datetime(2018, 9, 5, tzinfo=UTC)
+    assert engine.source_activity(since) == sqlite.source_activity(since)

@@ -62,7 +62,9 @@ def test_indices_are_monthly_by_event_time() -> None:
 def test_the_templates_cover_their_indices_and_only_elasticsearch_names_an_ilm_policy() -> None:
     es = templates.index_templates("hw-", "elasticsearch")
     os_ = templates.index_templates("hw-", "opensearch")
-    assert set(es) == set(os_) == {"hw-articles", "hw-signals", "hw-alerts"}
+    assert set(es) == set(os_) == {"hw-articles", "hw-signals", "hw-alerts", "hw-triage"}
+    # analysts' verdicts are evaluation data: no retention policy deletes them
+    assert "index.lifecycle.name" not in es["hw-triage"]["template"]["settings"]
     assert es["hw-articles"]["index_patterns"] == ["hw-articles-*"]
     assert es["hw-articles"]["template"]["settings"]["index.lifecycle.name"] == "hw-hw-retention"
     assert "index.lifecycle.name" not in os_["hw-articles"]["template"]["settings"]
@@ -82,3 +84,8 @@ def test_retention_policies_delete_after_the_same_age() -> None:
         "hw-signals-*",
         "hw-alerts-*",
     ]
+
+
+def test_triage_verdicts_live_in_one_index_whatever_their_time() -> None:
+    for when in (datetime(2018, 9, 30, tzinfo=UTC), datetime(2026, 1, 1, tzinfo=UTC)):
+        assert templates.index_name("hw-", "triage", when) == "hw-triage-all"

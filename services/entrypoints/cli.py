@@ -127,9 +127,19 @@ def build_parser() -> argparse.ArgumentParser:
         "(default: kafka when kafka.bootstrap is set)",
     )
     p.add_argument("--rate", type=float, default=0.0, help="articles per second (0: no cap)")
+    p.add_argument(
+        "--target",
+        choices=["isolated", "live"],
+        default="isolated",
+        help="isolated (default): a namespace of its own with fresh detector state, pages "
+        "nobody (<data_dir>/replays/NAME, or topics <prefix>replay.NAME.*); live: the live "
+        "data_dir / hw.articles and live detector state (docs/archive.md)",
+    )
+    p.add_argument("--name", help="namespace of an isolated replay (default: its days)")
 
     p = sub.add_parser("topics", help="create the Kafka topics (idempotent)")
     _add_config(p)
+
     return parser
 
 

@@ -4,10 +4,14 @@
     hybridwatch replay --to embedded --since 2018-09-29 --until 2018-10-01
     hybridwatch replay --to kafka --rate 500                            # articles per second
 
-`--to kafka` re-publishes to hw.articles with the `hw-replay` header (the workers mark
-the alerts they raise as replays); `--to embedded` runs the embedded pipeline on the
-configured `data_dir` with replay alerts. The default is kafka when kafka.bootstrap is
-set, else embedded. Ids come from content and windows from event time, and the
+By default a replay is isolated (`--target isolated`, services/replay): it writes
+into a namespace of its own, named after the window (`--name` to choose), with fresh
+detector state, and pages nobody - `<data_dir>/replays/<name>` for `--to embedded`,
+the topics `<prefix>replay.<name>.*` for `--to kafka` (it prints the HW_* variables
+that point a worker and an indexer at them). `--target live` re-publishes to
+hw.articles / runs on the configured data_dir, through the live detector state, with
+the `hw-replay` header / replay alerts. The default of `--to` is kafka when
+kafka.bootstrap is set, else embedded. Ids come from content and windows from event time, and the
 archive yields each day in (published, id) order, so a replay gives the same signals
 every time. Progress goes to stderr; a summary JSON line to stdout.
 """
@@ -21,8 +25,10 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from datetime import date
+from pathlib import Path
 from typing import Any
 
+import services.replay as namespaces
 from hybridwatch.config import Settings
 from hybridwatch.events import Article
 from services.entrypoints.bootstrap import (
@@ -128,19 +134,46 @@ def main(args: argparse.Namespace, settings: Settings) -> int:
     if not (settings.archive_dir / "articles").is_dir():
         print(f"hybridwatch replay: no archive in {settings.archive_dir}", file=sys.stderr)
         return 1
+    isolated = getattr(args, "target", "isolated") != "live"
+    name = namespaces.check_name(args.name) if getattr(args, "name", None) else None
+    name = name or namespaces.default_name(since, until)
+    where: dict[str, Any]
+    if not isolated:
+        run_settings = settings
+        where = {"namespace": "live"}
+    elif target == "kafka":
+        from services.kafka.admin import ensure_topics
+
+        run_settings = namespaces.kafka_namespace(settings, name)
+        ensure_topics(run_settings.kafka)
+        where = {"namespace": name, "topic_prefix": run_settings.kafka.topic_prefix}
+    else:
+        run_settings = namespaces.embedded_namespace(settings, name)
+        namespaces.reset(Path(run_settings.data_dir))
+        where = {"namespace": name, "data_dir": str(run_settings.data_dir)}
     archive = open_archive(settings)
     report = ReadReport()
     pacer = _Pacer(args.rate)
-    print(f"replay: {settings.archive_dir} -> {target}", file=sys.stderr)
+    print(
+        f"replay: {settings.archive_dir} -> {target} ({'live' if not isolated else name})",
+        file=sys.stderr,
+    )
     try:
         articles = archive.read(since, until, report)
         extra = (
-            _to_kafka(settings, articles, pacer)
+            _to_kafka(run_settings, articles, pacer)
             if target == "kafka"
-            else _to_embedded(settings, articles, pacer)
+            else _to_embedded(run_settings, articles, pacer)
         )
     finally:
         archive.close()
+    if isolated and target == "kafka":
+        env = " ".join(f"{k}={v}" for k, v in namespaces.namespace_env(run_settings).items())
+        print(
+            f"replay: detect and index the namespace with\n  {env} hybridwatch worker\n"
+            f"  {env} hybridwatch indexer",
+            file=sys.stderr,
+        )
     for problem in report.problems:
         print(f"hybridwatch replay: {problem}", file=sys.stderr)
     summary = {
@@ -151,6 +184,7 @@ def main(args: argparse.Namespace, settings: Settings) -> int:
         "articles": report.articles,
         "repeats_dropped": report.repeats,
         "problems": len(report.problems),
+        **where,
         **extra,
     }
     print(f"replay: {json.dumps(summary, sort_keys=True)}", flush=True)

@@ -20,8 +20,12 @@ def _args(**kw: object) -> argparse.Namespace:
     return argparse.Namespace(**base)
 
 
+STATEFUL = {"enabled": ["narrative", "amplification", "burst"]}
+"""Replay is about order and state: the detectors that keep state (and what they count)."""
+
+
 def _settings(tmp_path: Path):  # type: ignore[no-untyped-def]
-    return load_settings(None, {}, {"data_dir": str(tmp_path / "data")})
+    return load_settings(None, {}, {"data_dir": str(tmp_path / "data"), "detectors": STATEFUL})
 
 
 def test_bad_dates_exit_2_with_the_reason(
@@ -81,3 +85,92 @@ def test_pacer_sleeps_to_hold_the_rate() -> None:
     unpaced = _Pacer(rate=0.0, clock=lambda: now[0], sleep=sleep)
     unpaced.after(batch)
     assert len(slept) == 2
+
+
+def _archived(settings, n: int = 30):  # type: ignore[no-untyped-def]
+    from ingest.archive import Archive
+
+    arts = [
+        a.model_copy(update={"published": START + timedelta(hours=5 * i)})
+        for i, a in enumerate(synthetic_articles(n, seed=2))
+    ]
+    archive = Archive(settings.archive_dir)
+    archive.append(arts)
+    archive.close()
+    return arts
+
+
+def _signal_ids(folder: Path) -> set[str]:
+    from services.store.base import SignalQuery
+    from services.store.sqlite import SqliteStore
+
+    store = SqliteStore.open(folder)
+    try:
+        return {s.id for s in store.get_signals(SignalQuery(limit=100_000))}
+    finally:
+        store.close()
+
+
+def test_replay_is_isolated_by_default_and_identical_when_repeated(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    settings = load_settings(
+        None,
+        {},
+        {
+            "data_dir": str(tmp_path / "data"),
+            "detectors": STATEFUL,
+            "alerts": {
+                "min_severity": "low",
+                "subscriptions": [
+                    {"id": "ops", "webhook": {"url": "http://127.0.0.1:9/h"}, "replays": True}
+                ],
+            },
+        },
+    )
+    _archived(settings)
+    runs = []
+    for _ in range(2):
+        assert main(_args(until="2018-09-03"), settings) == 0
+        out = capsys.readouterr().out.strip().splitlines()[-1]
+        assert '"namespace": "start_2018-09-03"' in out
+        folder = tmp_path / "data" / "replays" / "start_2018-09-03"
+        runs.append(_signal_ids(folder))
+    assert runs[0] and runs[0] == runs[1]
+    # the live store was never opened, and nobody was paged
+    assert not (tmp_path / "data" / "hybridwatch.sqlite3").exists()
+    from services.store.sqlite import SqliteStore
+
+    store = SqliteStore.open(folder)
+    try:
+        assert store.count_alerts(subscription="ops") == 0
+    finally:
+        store.close()
+
+
+def test_replay_target_live_runs_on_the_configured_data_dir(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    settings = _settings(tmp_path)
+    _archived(settings)
+    assert main(_args(target="live", name=None), settings) == 0
+    assert '"namespace": "live"' in capsys.readouterr().out
+    assert _signal_ids(tmp_path / "data")
+    assert not (tmp_path / "data" / "replays").exists()
+
+
+def test_replay_name_must_be_a_safe_namespace_and_a_foreign_folder_is_never_wiped(
+    tmp_path: Path,
+) -> None:
+    from hybridwatch.config import ConfigError
+
+    settings = _settings(tmp_path)
+    _archived(settings, 3)
+    with pytest.raises(ConfigError, match="not a namespace name"):
+        main(_args(name="../../etc"), settings)
+    foreign = tmp_path / "data" / "replays" / "mine"
+    foreign.mkdir(parents=True)
+    (foreign / "keep.txt").write_text("x", encoding="utf-8")
+    with pytest.raises(ConfigError, match="not a replay namespace"):
+        main(_args(name="mine"), settings)
+    assert (foreign / "keep.txt").exists()

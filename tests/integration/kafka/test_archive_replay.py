@@ -103,7 +103,18 @@ def test_archive_then_replay_to_kafka_and_twice_to_the_embedded_pipeline(
         ),
     )
     sent = _summary(
-        _cli(target, "replay", "--to", "kafka", "--since", "2018-09-02", "--until", "2018-09-03"),
+        _cli(
+            target,
+            "replay",
+            "--to",
+            "kafka",
+            "--target",
+            "live",
+            "--since",
+            "2018-09-02",
+            "--until",
+            "2018-09-03",
+        ),
         "replay",
     )
     wanted = [a for a in articles if a.published.date().isoformat() >= "2018-09-02"]
@@ -126,7 +137,7 @@ def test_archive_then_replay_to_kafka_and_twice_to_the_embedded_pipeline(
                 "alerts": {"min_severity": "medium"},
             },
         )
-        summary = _summary(_cli(config, "replay", "--to", "embedded"), "replay")
+        summary = _summary(_cli(config, "replay", "--to", "embedded", "--target", "live"), "replay")
         assert summary["articles"] == len(articles) and summary["problems"] == 0
         store = SqliteStore.open(data)
         try:

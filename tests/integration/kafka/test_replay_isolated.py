@@ -1,0 +1,132 @@
+"""An isolated replay on a real broker: its own topics, fresh worker state, the original signals.
+
+SYNTHETIC articles are archived, then `hybridwatch replay --to kafka` (isolated, the
+default) publishes them into `<prefix>replay.<name>.articles`, never to the live
+topics. A worker started with the variables the replay prints (its own topic prefix
+and app id: fresh state) emits exactly the signals the detector suite gives over the
+archive's order - the signals of the original run. Replaying the same window again
+puts the same articles on the namespace's articles topic a second time and leaves the
+set of signal ids unchanged.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from detectors.pipeline import DetectorSuite
+from hybridwatch.config import load_settings
+from hybridwatch.topics import Topics
+from ingest.archive import Archive
+from services.replay import kafka_namespace, namespace_env
+from tests.fixtures.kafka import consume_all, create_topics, settings_tree
+from tests.fixtures.synthetic_articles import START, synthetic_articles
+from tests.integration.kafka.helpers import signal_ids, start_worker, wait_until
+
+ROOT = Path(__file__).resolve().parents[3]
+DETECTORS = ["narrative", "amplification", "burst"]
+"""The stateful detectors (and the narratives bursts count): what isolation protects."""
+
+
+def _cli(config: Path, *args: str) -> dict[str, Any]:
+    proc = subprocess.run(
+        [sys.executable, "-m", "services.entrypoints.cli", *args, "--config", str(config)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+        env={k: v for k, v in os.environ.items() if not k.startswith("HW_")},
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "HW_KAFKA__TOPIC_PREFIX=" in proc.stderr  # how to process the namespace
+    line = proc.stdout.strip().splitlines()[-1]
+    return dict(json.loads(line.removeprefix("replay: ")))
+
+
+def _committed(bootstrap: str, group: str, topic: str) -> int:
+    """Records of `topic` the group has committed (the sum of its partitions' offsets)."""
+    from kafka import KafkaConsumer, TopicPartition
+
+    c = KafkaConsumer(
+        bootstrap_servers=bootstrap.split(","), group_id=group, enable_auto_commit=False
+    )
+    try:
+        parts = sorted(c.partitions_for_topic(topic) or ())
+        return sum(c.committed(TopicPartition(topic, p)) or 0 for p in parts)
+    finally:
+        c.close(autocommit=False)
+
+
+def test_kafka_replay_runs_in_its_own_namespace_and_repeats_give_the_same_signals(
+    kafka_bootstrap: str, kafka_prefix: str, tmp_path: Path
+) -> None:
+    articles = [
+        a.model_copy(update={"published": START + timedelta(minutes=10 * i)})
+        for i, a in enumerate(synthetic_articles(160, seed=23))
+    ]
+    archive_dir = tmp_path / "archive"
+    archive = Archive(archive_dir)
+    archive.append(articles)
+    archive.close()
+    create_topics(kafka_bootstrap, kafka_prefix)  # the live topics: they must stay empty
+
+    tree = settings_tree(
+        kafka_bootstrap,
+        kafka_prefix,
+        tmp_path / "replayer",
+        archive__dir=str(archive_dir),
+        detectors__enabled=DETECTORS,
+    )
+    config = tmp_path / "replayer.yaml"
+    config.write_text(yaml.safe_dump(tree), encoding="utf-8")
+    sent = _cli(config, "replay", "--to", "kafka")
+    assert sent["namespace"] == "start_end" and sent["published"] == len(articles)
+    ns = kafka_namespace(load_settings(config, environ={}), sent["namespace"])
+    assert sent["topic_prefix"] == ns.kafka.topic_prefix == f"{kafka_prefix}replay.start_end."
+    env = namespace_env(ns)
+    assert env["HW_WORKER__APP_ID"] != tree["worker"]["app_id"]  # fresh state, own changelog
+
+    ordered = sorted(articles, key=lambda a: (a.published, a.id))
+    suite = DetectorSuite.from_config(DETECTORS)
+    state: dict[str, Any] = {}
+    expected = {s.id for d in suite.process_all(ordered, state) for s in d.signals}
+    assert expected, "the synthetic stream must raise signals"
+
+    topics = Topics(ns.kafka.topic_prefix)
+    worker = start_worker(
+        kafka_bootstrap,
+        ns.kafka.topic_prefix,
+        tmp_path,
+        "ns-worker",
+        worker__app_id=ns.worker.app_id,
+        detectors__enabled=DETECTORS,
+    )
+    try:
+        first = signal_ids(kafka_bootstrap, topics.signals, len(expected), timeout=300)
+        assert set(first) == expected
+
+        again = _cli(config, "replay", "--to", "kafka")  # the same window, the same articles
+        assert again["published"] == len(articles)
+        wait_until(
+            lambda: (
+                _committed(kafka_bootstrap, ns.worker.app_id, topics.articles) >= 2 * len(articles)
+            ),
+            300,
+            "the worker to process the repeated articles",
+            worker,
+        )
+        second = signal_ids(kafka_bootstrap, topics.signals, len(first), timeout=60)
+        assert set(second) == expected
+        assert worker.alive(), worker.log_tail()
+    finally:
+        worker.stop()
+    live = consume_all(kafka_bootstrap, Topics(kafka_prefix).articles, 0, timeout=20)
+    assert live == []  # nothing reached the live stream

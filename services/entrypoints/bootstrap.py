@@ -9,6 +9,7 @@ Part builders (one per part; every role uses these, nothing else constructs a cl
 * `require_kafka`          the one "kafka.bootstrap required" check, naming the role
 * `kafka_consumer_clients` a role's manual-commit consumer + its dead-letter producer
 * `kafka_publisher`        an acks=all idempotent publisher (ingest, replay)
+* `kafka_dead_letter_clients` a group-less topic reader + a raw-record producer (dead-letters)
 * `build_notifiers`, `build_alerter`, `open_alert_outbox`   the alerter and its channels
 * `start_metrics`          the process's Prometheus registry, served on `metrics.port`
 
@@ -42,6 +43,8 @@ if TYPE_CHECKING:
     from services.alerts.notifier import Notifier
     from services.alerts.outbox import AlertOutbox
     from services.embedded.pipeline import EmbeddedPipeline
+    from services.kafka.dead_letters import Reader
+    from services.kafka.ports import Producer
     from services.kafka.producer import KafkaPublisher
     from services.metrics import Metrics
     from services.store.sqlite import SqliteStore
@@ -143,6 +146,15 @@ def kafka_publisher(settings: Settings, role: str, metrics: Any = None) -> Kafka
 
     require_kafka(settings, role)
     return KafkaPublisher.create(settings.kafka, metrics=metrics)
+
+
+def kafka_dead_letter_clients(settings: Settings, role: str) -> tuple[Reader, Producer]:
+    """A group-less reader of whole topics (nothing committed) and an acks=all idempotent
+    producer of raw records: what `hybridwatch dead-letters` needs."""
+    from services.kafka.consuming import record_producer, topic_reader
+
+    require_kafka(settings, role)
+    return topic_reader(settings, "dead-letters"), record_producer(settings, "dead-letters")
 
 
 def build_notifiers(settings: Settings, directory: Path) -> list[Notifier]:

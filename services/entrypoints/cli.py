@@ -140,6 +140,34 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("topics", help="create the Kafka topics (idempotent)")
     _add_config(p)
 
+    p = sub.add_parser("dead-letters", help="list, show and re-send records of hw.dead-letter")
+    dl = p.add_subparsers(dest="action", metavar="ACTION", required=True)
+    q = dl.add_parser("list", help="one line per dead letter: ref, origin, attempts, reason")
+    _add_config(q)
+    q.add_argument("--topic", help="only those from this original topic (e.g. hw.articles)")
+    q.add_argument("--reason", help="only those whose reason contains TEXT (any case)")
+    q.add_argument("--waiting", action="store_true", help="hide the ones already redriven")
+    q.add_argument("--json", action="store_true", help="one JSON object per line")
+    q = dl.add_parser("show", help="one dead letter in full: headers, reason, value")
+    _add_config(q)
+    q.add_argument("ref", metavar="REF", help="its offset (P:OFFSET on partition P > 0)")
+    q.add_argument("--json", action="store_true")
+    q = dl.add_parser("redrive", help="re-send dead letters to their original topic")
+    _add_config(q)
+    q.add_argument("refs", metavar="REF", nargs="*", help="offsets (see `dead-letters list`)")
+    q.add_argument("--all", action="store_true", help="every dead letter the filters select")
+    q.add_argument("--topic", help="only those from this original topic")
+    q.add_argument("--reason", help="only those whose reason contains TEXT (any case)")
+    q.add_argument(
+        "--max-attempts",
+        type=_positive_int,
+        default=3,
+        help="refuse records already processed this many times (default 3)",
+    )
+    q.add_argument("--again", action="store_true", help="also re-send ones redriven before")
+    q.add_argument("--dry-run", action="store_true", help="say what would be sent, send nothing")
+    q.add_argument("--json", action="store_true")
+
     return parser
 
 
@@ -156,6 +184,7 @@ COMMAND_MODULES = {
     "archive": "services.entrypoints.archive",
     "replay": "services.entrypoints.replay",
     "topics": "services.entrypoints.topics",
+    "dead-letters": "services.entrypoints.dead_letters",
 }
 
 

@@ -14,6 +14,7 @@ from types import FrameType
 from typing import Any
 
 from hybridwatch.config import Settings
+from services.kafka.dead_letters import Reader
 from services.kafka.ports import Consumer, Producer
 
 log = logging.getLogger(__name__)
@@ -28,7 +29,7 @@ def consumer_and_dlq_producer(
 ) -> tuple[Consumer, Producer]:
     """A manual-commit consumer in `group_id` and an idempotent acks=all producer for
     its dead letters, both named after `role` (created by a composition root at start-up)."""
-    from kafka import KafkaConsumer, KafkaProducer
+    from kafka import KafkaConsumer
 
     assert settings.kafka.bootstrap, "the command checks kafka.bootstrap first"
     bootstrap = settings.kafka.bootstrap.split(",")
@@ -48,13 +49,36 @@ def consumer_and_dlq_producer(
         client_id=f"{settings.kafka.client_id}-{role}",
         **options,
     )
-    producer = KafkaProducer(
-        bootstrap_servers=bootstrap,
-        client_id=f"{settings.kafka.client_id}-{role}-dlq",
+    return consumer, record_producer(settings, f"{role}-dlq")
+
+
+def record_producer(settings: Settings, role: str) -> Producer:
+    """An idempotent acks=all producer of raw records (dead letters, redriven records)."""
+    from kafka import KafkaProducer
+
+    assert settings.kafka.bootstrap, "the command checks kafka.bootstrap first"
+    producer: Producer = KafkaProducer(
+        bootstrap_servers=settings.kafka.bootstrap.split(","),
+        client_id=f"{settings.kafka.client_id}-{role}",
         acks="all",
         enable_idempotence=True,
     )
-    return consumer, producer
+    return producer
+
+
+def topic_reader(settings: Settings, role: str) -> Reader:
+    """A consumer in no group (nothing committed) that reads whole topics (dead letters)."""
+    from kafka import KafkaConsumer
+
+    assert settings.kafka.bootstrap, "the command checks kafka.bootstrap first"
+    reader: Reader = KafkaConsumer(
+        bootstrap_servers=settings.kafka.bootstrap.split(","),
+        group_id=None,
+        client_id=f"{settings.kafka.client_id}-{role}",
+        enable_auto_commit=False,
+        auto_offset_reset="earliest",
+    )
+    return reader
 
 
 def stop_on_signals(stop: Callable[[], None]) -> None:

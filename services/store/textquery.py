@@ -85,7 +85,7 @@ def forms(word: str) -> tuple[str, ...]:
         return (word,)
     out = {word}
     for base in {word, _base(word)}:
-        out.update(base + end for end in SUFFIXES)
+        out.update(base + end for end in ("", *SUFFIXES))
     return tuple(sorted(out))
 
 

@@ -259,6 +259,8 @@ class Embedded:
             self.runtime_status,
             started_at=self.started_at,
             dead_letters=self.pipeline.dead_letters,
+            flag_threshold=self.settings.detectors.flag_threshold,
+            poll_intervals={s.id: s.interval for s in self.sources},
         )
 
     async def aclose(self) -> None:

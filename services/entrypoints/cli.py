@@ -185,6 +185,25 @@ COMMAND_MODULES = {
     "replay": "services.entrypoints.replay",
     "topics": "services.entrypoints.topics",
     "dead-letters": "services.entrypoints.dead_letters",
+    p = sub.add_parser("api", help="serve the API and page over the configured store")
+    _add_config(p)
+    p.add_argument("--host", help="listen address (default: api.host)")
+    p.add_argument("--port", type=int, help="listen port (default: api.port)")
+
+    p = sub.add_parser("triage", help="analysts' triage verdicts")
+    tr = p.add_subparsers(dest="action", metavar="ACTION", required=True)
+    q = tr.add_parser("export", help="verdicts as labelled JSONL for `hybridwatch eval`")
+    _add_config(q)
+    q.add_argument("--out", "-o", required=True, help="JSONL file to write")
+
+    p = sub.add_parser("export", help="export flagged articles (STIX 2.1)")
+    ex = p.add_subparsers(dest="format", metavar="FORMAT", required=True)
+    q = ex.add_parser("stix", help="a STIX 2.1 bundle of the flagged articles of a window")
+    _add_config(q)
+    q.add_argument("--since", help="RFC 3339 time or date (inclusive)")
+    q.add_argument("--until", help="RFC 3339 time or date (a date includes that day)")
+    q.add_argument("--country", help="source country, e.g. MK")
+    q.add_argument("--out", "-o", default="-", help="bundle file (default: stdout)")
 }
 
 
@@ -202,6 +221,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     if args.command == "schema":
         return _schema(args.name)
+    "api": "services.entrypoints.api",
+    "triage": "services.entrypoints.triage",
+    "export": "services.entrypoints.export",
     try:
         settings: Settings = load_settings(getattr(args, "config", None))
     except ConfigError as err:

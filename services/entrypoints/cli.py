@@ -137,6 +137,23 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--name", help="namespace of an isolated replay (default: its days)")
 
+    p = sub.add_parser(
+        "import", help="map a third-party archive (JSONL/CSV) to Articles, into the archive"
+    )
+    _add_config(p)
+    p.add_argument("file", metavar="FILE", help=".jsonl/.ndjson or .csv/.tsv, optionally .gz")
+    p.add_argument(
+        "--map",
+        required=True,
+        metavar="FIELD=COLUMN,...",
+        help="which column holds each Article field: url, title, text, published (required), "
+        "language, country, outlet, domain, id; e.g. title=headline,published=date",
+    )
+    p.add_argument("--country", help="source country of every row (when not mapped), e.g. MK")
+    p.add_argument("--language", help="language hint of every row, e.g. mk")
+    p.add_argument("--outlet", help="outlet name of every row (when not mapped)")
+    p.add_argument("--dry-run", action="store_true", help="check and count, write nothing")
+
     p = sub.add_parser("topics", help="create the Kafka topics (idempotent)")
     _add_config(p)
 
@@ -168,23 +185,6 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("--dry-run", action="store_true", help="say what would be sent, send nothing")
     q.add_argument("--json", action="store_true")
 
-    return parser
-
-
-COMMAND_MODULES = {
-    "run": "services.entrypoints.run",
-    "detect": "services.entrypoints.detect",
-    "eval": "services.entrypoints.evaluate",
-    "search": "services.entrypoints.search",
-    "sources": "services.entrypoints.sources",
-    "ingest": "services.entrypoints.ingest",
-    "worker": "services.entrypoints.worker",
-    "indexer": "services.entrypoints.indexer",
-    "alerter": "services.entrypoints.alerter",
-    "archive": "services.entrypoints.archive",
-    "replay": "services.entrypoints.replay",
-    "topics": "services.entrypoints.topics",
-    "dead-letters": "services.entrypoints.dead_letters",
     p = sub.add_parser("api", help="serve the API and page over the configured store")
     _add_config(p)
     p.add_argument("--host", help="listen address (default: api.host)")
@@ -204,6 +204,27 @@ COMMAND_MODULES = {
     q.add_argument("--until", help="RFC 3339 time or date (a date includes that day)")
     q.add_argument("--country", help="source country, e.g. MK")
     q.add_argument("--out", "-o", default="-", help="bundle file (default: stdout)")
+    return parser
+
+
+COMMAND_MODULES = {
+    "run": "services.entrypoints.run",
+    "detect": "services.entrypoints.detect",
+    "eval": "services.entrypoints.evaluate",
+    "search": "services.entrypoints.search",
+    "sources": "services.entrypoints.sources",
+    "ingest": "services.entrypoints.ingest",
+    "worker": "services.entrypoints.worker",
+    "indexer": "services.entrypoints.indexer",
+    "alerter": "services.entrypoints.alerter",
+    "archive": "services.entrypoints.archive",
+    "replay": "services.entrypoints.replay",
+    "import": "services.entrypoints.importer",
+    "topics": "services.entrypoints.topics",
+    "api": "services.entrypoints.api",
+    "triage": "services.entrypoints.triage",
+    "export": "services.entrypoints.export",
+    "dead-letters": "services.entrypoints.dead_letters",
 }
 
 
@@ -221,9 +242,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     if args.command == "schema":
         return _schema(args.name)
-    "api": "services.entrypoints.api",
-    "triage": "services.entrypoints.triage",
-    "export": "services.entrypoints.export",
     try:
         settings: Settings = load_settings(getattr(args, "config", None))
     except ConfigError as err:

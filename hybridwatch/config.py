@@ -2,11 +2,13 @@
 
 Precedence (highest first): environment, the YAML file, defaults. Environment keys
 map onto the YAML tree with `__` as the nesting separator (`HW_API__PORT=9000`
-sets `api.port`); two well-known shorthands exist for pointing at servers you
-already run: `HW_KAFKA_BOOTSTRAP` (-> `kafka.bootstrap`) and `HW_ES_URL`
-(-> `store.url`). Validation happens once at start-up and a bad value is reported
-with its dotted key and the reason, e.g. `api.port: Input should be less than or
-equal to 65535 (got 70000)`.
+sets `api.port`); pydantic-settings reads them (`HwEnvironment`), and list or mapping
+values are YAML (`HW_DETECTORS__ENABLED=[narrative, burst]`; JSON is YAML too). Four
+shorthands point at what you already run: `HW_KAFKA_BOOTSTRAP` (-> `kafka.bootstrap`),
+`HW_ES_URL` (-> `store.url`), `HW_STORE_KIND` (-> `store.kind`) and `HW_DATA_DIR`; the
+nested spelling (`HW_STORE__URL`) wins over a shorthand. Validation happens once at
+start-up and a bad value is reported with its dotted key and the reason, e.g.
+`api.port: Input should be less than or equal to 65535 (got 70000)`.
 """
 
 from __future__ import annotations
@@ -28,6 +30,13 @@ from pydantic import (
     field_validator,
     model_validator,
 )
+from pydantic.fields import FieldInfo
+from pydantic_settings import (
+    BaseSettings,
+    EnvSettingsSource,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+)
 
 DEFAULT_CONFIG_FILE = "hybridwatch.yaml"
 ENV_PREFIX = "HW_"
@@ -36,8 +45,9 @@ ENV_SHORTHANDS: dict[str, tuple[str, ...]] = {
     "HW_ES_URL": ("store", "url"),
     "HW_STORE_KIND": ("store", "kind"),
     "HW_DATA_DIR": ("data_dir",),
-    "HW_CONFIG": (),  # consumed by load_settings, not a key
 }
+"""Short names for the keys that point at existing servers and folders (HW_CONFIG, the
+config file, is read by load_settings)."""
 LANGUAGES = ("sr", "sr-Latn", "sr-Cyrl", "mk", "bs", "hr", "cnr", "sq", "en", "und")
 
 
@@ -289,7 +299,20 @@ class ArchiveSettings(_Frozen):
     """`hybridwatch run` archives every article it stores too (replayable later)."""
 
 
-class Settings(_Frozen):
+class Settings(BaseSettings):
+    """The process's configuration. Built by `load_settings` (YAML file + environment);
+    constructing it directly takes only the values given (it never reads the environment
+    by itself, so a test's Settings does not depend on the shell it runs in)."""
+
+    model_config = SettingsConfigDict(
+        frozen=True,
+        extra="forbid",
+        env_prefix=ENV_PREFIX,
+        env_nested_delimiter="__",
+        case_sensitive=False,
+        env_parse_none_str="null",
+    )
+
     data_dir: Path = Path(".hybridwatch")
     sources: tuple[SourceConfig, ...] | None = None
     sources_file: Path | None = None
@@ -308,6 +331,17 @@ class Settings(_Frozen):
     def archive_dir(self) -> Path:
         return self.archive.dir if self.archive.dir is not None else self.data_dir / "archive"
 
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return (init_settings,)  # the environment is merged by load_settings (HwEnvironment)
+
 
 def _set_path(tree: dict[str, Any], path: tuple[str, ...], value: Any) -> None:
     node = tree
@@ -320,31 +354,59 @@ def _set_path(tree: dict[str, Any], path: tuple[str, ...], value: Any) -> None:
     node[path[-1]] = value
 
 
-def _env_value(raw: str) -> Any:
-    """Environment values are YAML scalars/lists, so `[a, b]`, `true` and `8080` work."""
-    try:
-        return yaml.safe_load(raw) if raw.strip() else raw
-    except yaml.YAMLError:
-        return raw
+def _merge(tree: dict[str, Any], overlay: Mapping[str, Any]) -> dict[str, Any]:
+    """Deep-merge `overlay` into `tree` (mappings merge key by key; anything else replaces)."""
+    for key, value in overlay.items():
+        if isinstance(value, Mapping) and isinstance(tree.get(key), dict):
+            _merge(tree[key], value)
+        else:
+            tree[key] = dict(value) if isinstance(value, Mapping) else value
+    return tree
+
+
+class HwEnvironment(EnvSettingsSource):
+    """HW_* variables as a Settings tree, read by pydantic-settings (prefix, `__` nesting,
+    case) from the given environment. List and mapping values are parsed as YAML, so
+    `[a, b]` and JSON both work; a value that is not valid YAML is passed on as text and
+    validation then names its key."""
+
+    def __init__(self, environ: Mapping[str, str]) -> None:
+        super().__init__(Settings)
+        self.env_vars = {
+            name.lower(): (None if value == "null" else value)
+            for name, value in environ.items()
+            if name.upper().startswith(ENV_PREFIX) and name.upper() not in ENV_SHORTHANDS
+        }
+
+    def decode_complex_value(self, field_name: str, field: FieldInfo, value: Any) -> Any:
+        try:
+            return yaml.safe_load(value)
+        except yaml.YAMLError:
+            return value
 
 
 def apply_env(tree: dict[str, Any], environ: Mapping[str, str]) -> dict[str, Any]:
-    for name in sorted(environ):
-        if not name.startswith(ENV_PREFIX):
-            continue
-        value = environ[name]
-        if name in ENV_SHORTHANDS:
-            path = ENV_SHORTHANDS[name]
-            if path:
-                _set_path(
-                    tree, path, value if path[-1] in ("url", "bootstrap") else _env_value(value)
-                )
-            continue
-        key = name[len(ENV_PREFIX) :].lower()
-        path = tuple(p for p in key.split("__") if p)
-        if path and path[0] in Settings.model_fields:
-            _set_path(tree, path, _env_value(value))
-    return tree
+    """Merge the HW_* environment over `tree` (the YAML file's mapping); shorthands first,
+    so the nested spelling of the same key wins."""
+    for name, path in ENV_SHORTHANDS.items():
+        if name in environ:
+            _set_path(tree, path, environ[name])
+    overlay = HwEnvironment(environ)()
+    options = overlay.get("detectors", {}).get("options")
+    if isinstance(options, dict):  # free-form (validated by each detector): YAML leaves
+        overlay["detectors"]["options"] = _yaml_leaves(options)
+    return _merge(tree, overlay)
+
+
+def _yaml_leaves(node: Any) -> Any:
+    if isinstance(node, dict):
+        return {k: _yaml_leaves(v) for k, v in node.items()}
+    if isinstance(node, str) and node.strip():
+        try:
+            return yaml.safe_load(node)
+        except yaml.YAMLError:
+            return node
+    return node
 
 
 def _format_errors(err: ValidationError, origin: str) -> str:

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from hybridwatch.config import ConfigError, load_settings, load_sources
+from hybridwatch.config import ConfigError, Settings, load_settings, load_sources
 
 
 def _write(tmp_path: Path, text: str) -> Path:
@@ -120,3 +120,63 @@ def test_settings_are_frozen(tmp_path: Path) -> None:
     s = load_settings(_write(tmp_path, "{}\n"), environ={})
     with pytest.raises(Exception, match="frozen"):
         s.api.port = 1  # type: ignore[misc]
+
+
+def test_environment_merges_into_the_yaml_tree_key_by_key(tmp_path: Path) -> None:
+    cfg = _write(tmp_path, "api:\n  host: 0.0.0.0\ndetectors:\n  options:\n    burst: {floor: 9}\n")
+    s = load_settings(
+        cfg,
+        environ={
+            "HW_API__PORT": "9100",
+            "HW_DETECTORS__OPTIONS__BURST__ALPHA": "0.01",
+            "HW_DETECTORS__OPTIONS__NARRATIVE__PACKS": "[nato-aggression]",
+            "HW_DETECTORS__ENABLED": '["burst", "narrative"]',  # JSON is YAML too
+            "HW_METRICS__PORT": "null",
+        },
+    )
+    assert (s.api.host, s.api.port) == ("0.0.0.0", 9100)
+    assert s.detectors.options == {
+        "burst": {"floor": 9, "alpha": 0.01},
+        "narrative": {"packs": ["nato-aggression"]},
+    }
+    assert s.detectors.enabled == ("burst", "narrative")
+    assert s.metrics.port is None
+
+
+def test_the_nested_spelling_wins_over_a_shorthand(tmp_path: Path) -> None:
+    s = load_settings(
+        None,
+        environ={
+            "HW_STORE_KIND": "opensearch",
+            "HW_STORE__KIND": "elasticsearch",
+            "HW_DATA_DIR": str(tmp_path / "d"),
+        },
+    )
+    assert s.store.kind == "elasticsearch"
+    assert s.data_dir == tmp_path / "d"
+
+
+@pytest.mark.parametrize(
+    ("environ", "key", "value"),
+    [
+        ({"HW_API__PORT": "70000"}, "api.port", "70000"),
+        ({"HW_INGEST__ALLOW_NETWORKS": "[unclosed"}, "ingest.allow_networks", "[unclosed"),
+        ({"HW_API__NO_SUCH_KEY": "1"}, "api.no_such_key: Extra inputs are not permitted", "1"),
+        ({"HW_STORE_KIND": "mongo"}, "store.kind", "mongo"),
+    ],
+)
+def test_a_bad_environment_value_names_the_dotted_key_and_the_value(
+    environ: dict[str, str], key: str, value: str
+) -> None:
+    with pytest.raises(ConfigError) as err:
+        load_settings(None, environ=environ)
+    assert key in str(err.value)
+    assert repr(value) in str(err.value)
+    assert "HW_* environment" in str(err.value)
+
+
+def test_direct_construction_never_reads_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HW_API__PORT", "9100")
+    monkeypatch.setenv("HW_KAFKA_BOOTSTRAP", "127.0.0.1:1")
+    assert Settings().api.port == 8686
+    assert Settings().kafka.bootstrap is None

@@ -117,8 +117,14 @@ class Archive:
             out.update(r[0] for r in rows)
         return out
 
-    def count(self) -> int:
-        return int(self._db.execute("SELECT COUNT(*) FROM archived").fetchone()[0])
+    def count(self, since: date | None = None, until: date | None = None) -> int:
+        """Articles archived (of the days in [since, until]), from the id index."""
+        lo = since.isoformat() if since else "0000-01-01"
+        hi = until.isoformat() if until else "9999-12-31"
+        row = self._db.execute(
+            "SELECT COUNT(*) FROM archived WHERE day BETWEEN ? AND ?", (lo, hi)
+        ).fetchone()
+        return int(row[0])
 
     def days(self) -> list[date]:
         out = []

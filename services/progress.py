@@ -37,7 +37,7 @@ class Progress:
                 total=total,
                 desc=label,
                 unit=f" {unit}",
-                unit_scale=True,
+                unit_scale=False,
                 file=self.out,
                 leave=False,
                 dynamic_ncols=True,

@@ -61,7 +61,9 @@ async def replay(
     rt: Any, items: Sequence[Article], rate: float = DEFAULT_RATE, out: TextIO = sys.stderr
 ) -> int:
     """Feed the articles to the running embedded pipeline `rt.pipeline`; one summary line."""
-    progress = Progress(len(items), "demo", out)
+    from services.progress import Progress
+
+    progress = Progress("demo", total=len(items), out=out)
     try:
         done = await feed(rt.pipeline.publish, items, rate, progress)
     except Exception as err:  # the API keeps serving what was stored; say what happened
@@ -158,45 +160,11 @@ def articles(path: Path = ARTICLES_FILE) -> Iterator[Article]:
                 raise ConfigError(f"{path}:{n}: {err}") from err
 
 
-class Progress:
-    """One line, rewritten in place on a terminal; a final summary line either way."""
-
-    def __init__(self, total: int, label: str, out: TextIO = sys.stderr) -> None:
-        self.total = total
-        self.label = label
-        self.out = out
-        self.tty = out.isatty()
-        self.started = time.monotonic()
-        self.done = 0
-        self._last = 0.0
-
-    def advance(self, n: int) -> None:
-        self.done += n
-        now = time.monotonic()
-        if self.tty and (now - self._last >= 0.2 or self.done >= self.total):
-            self._last = now
-            elapsed = max(now - self.started, 1e-9)
-            rate = self.done / elapsed
-            eta = (self.total - self.done) / rate if rate > 0 else 0.0
-            self.out.write(
-                f"\r{self.label}: {self.done:,}/{self.total:,} articles, {rate:,.0f}/s, "
-                f"ETA {eta:,.0f} s   "
-            )
-            self.out.flush()
-
-    def finish(self, summary: str) -> None:
-        elapsed = time.monotonic() - self.started
-        if self.tty:
-            self.out.write("\r\x1b[K")
-        self.out.write(f"{self.label}: {summary} in {elapsed:,.1f} s\n")
-        self.out.flush()
-
-
 async def feed(
     publish: Callable[[Sequence[Article]], Awaitable[None]],
     items: Sequence[Article],
     rate: float = DEFAULT_RATE,
-    progress: Progress | None = None,
+    progress: Any = None,
     sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
 ) -> int:
     """Publish `items` in batches, at most `rate` per second (0: as fast as it goes)."""

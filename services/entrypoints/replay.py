@@ -39,7 +39,6 @@ from services.entrypoints.bootstrap import (
 )
 
 BATCH = 200
-PROGRESS_EVERY = 5.0
 
 
 def _batches(articles: Iterator[Article], size: int) -> Iterator[list[Article]]:
@@ -61,8 +60,11 @@ class _Pacer:
         rate: float,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
+        progress: Any = None,
     ) -> None:
         self.rate = rate
+        self.progress = progress
+        """services.progress.Progress: the bar on a terminal, the summary line at the end."""
         self._clock = clock
         self._sleep = sleep
         self.started = clock()
@@ -77,11 +79,8 @@ class _Pacer:
             if ahead > 0:
                 self._sleep(ahead)
                 now = self._clock()
-        if now - self.last_report >= PROGRESS_EVERY:
-            self.last_report = now
-            rate = self.done / max(now - self.started, 1e-9)
-            day = batch[-1].published.date().isoformat()
-            print(f"replay: {self.done:,} articles (up to {day}), {rate:,.0f}/s", file=sys.stderr)
+        if self.progress is not None:
+            self.progress.advance(len(batch), note=f"up to {batch[-1].published.date()}")
 
 
 def _to_kafka(settings: Settings, articles: Iterator[Article], pacer: _Pacer) -> dict[str, Any]:
@@ -151,9 +150,12 @@ def main(args: argparse.Namespace, settings: Settings) -> int:
         run_settings = namespaces.embedded_namespace(settings, name)
         namespaces.reset(Path(run_settings.data_dir))
         where = {"namespace": name, "data_dir": str(run_settings.data_dir)}
+    from services.progress import Progress
+
     archive = open_archive(settings)
     report = ReadReport()
-    pacer = _Pacer(args.rate)
+    progress = Progress("replay", total=archive.count(since, until))
+    pacer = _Pacer(args.rate, progress=progress)
     print(
         f"replay: {settings.archive_dir} -> {target} ({'live' if not isolated else name})",
         file=sys.stderr,
@@ -174,6 +176,7 @@ def main(args: argparse.Namespace, settings: Settings) -> int:
             f"  {env} hybridwatch indexer",
             file=sys.stderr,
         )
+    progress.finish(f"{pacer.done:,} articles of {report.files} day(s)")
     for problem in report.problems:
         print(f"hybridwatch replay: {problem}", file=sys.stderr)
     summary = {

@@ -85,7 +85,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--narrative")
     p.add_argument("--since", help="RFC 3339 time or date")
     p.add_argument("--until", help="RFC 3339 time or date")
-    p.add_argument("--flagged", action="store_true", help="only articles with signals")
+    p.add_argument(
+        "--flagged", action="store_true", help="only flagged articles (risk >= flag_threshold)"
+    )
     p.add_argument("--limit", type=int, default=20)
     p.add_argument("--json", action="store_true", help="one JSON object per line")
 

@@ -58,6 +58,7 @@ def main(args: argparse.Namespace, settings: Settings) -> int:
         since=since,
         until=until,
         flagged_only=bool(args.flagged),
+        flag_threshold=settings.detectors.flag_threshold,
         limit=args.limit,
     )
     try:

@@ -8,18 +8,28 @@ is retried, back-off growth, dead letters before the commit.
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from hybridwatch.config import IndexerSettings
 from hybridwatch.events import Article, Source
 from hybridwatch.topics import ERROR_HEADER, Topics
 from services.indexer import Indexer
+from services.kafka.ports import Partition
 from services.store.engine_client import EngineUnavailable
 from services.store.search_engine import BulkResult, Doc
 
 TOPICS = Topics("hw.")
+
+
+class TP(NamedTuple):
+    topic: str
+    partition: int
+
+
+PART = TP(TOPICS.articles, 0)
 
 
 @dataclass
@@ -30,6 +40,7 @@ class Msg:
     key: bytes | None
     value: bytes | None
     headers: list[tuple[str, bytes]] = field(default_factory=list)
+    timestamp: int = 0
 
 
 def article(i: int) -> Article:
@@ -48,26 +59,31 @@ class FakeConsumer:
         self.log = log
         self.batches = batches
 
-    def subscribe(self, topics: list[str]) -> None:
+    def subscribe(self, topics: Sequence[str]) -> None:
         self.log.append("subscribe")
 
-    def poll(self, timeout_ms: int, max_records: int) -> dict[str, list[Msg]]:
+    def poll(
+        self, *, timeout_ms: int = 0, max_records: int | None = None
+    ) -> dict[Partition, list[Msg]]:
         self.log.append("poll")
         if self.batches:
-            return {"tp": self.batches.pop(0)}
+            return {PART: self.batches.pop(0)}
         return {}
 
-    def commit(self) -> None:
+    def commit(self, offsets: Mapping[Partition, object] | None = None) -> None:
         self.log.append("commit")
 
-    def assignment(self) -> set[str]:
-        return {"tp"}
+    def assignment(self) -> set[Partition]:
+        return {PART}
 
-    def end_offsets(self, tps: list[str]) -> dict[str, int]:
-        return dict.fromkeys(tps, 0)
+    def end_offsets(self, partitions: Sequence[Partition]) -> dict[Partition, int]:
+        return dict.fromkeys(partitions, 0)
 
-    def position(self, tp: str) -> int:
+    def position(self, partition: Partition) -> int:
         return 0 if self.batches else 1
+
+    def close(self, autocommit: bool = True) -> None:
+        pass
 
 
 class FakeStore:
@@ -77,7 +93,7 @@ class FakeStore:
         self.reject = reject or set()
         self.indexed: list[str] = []
 
-    def index_documents(self, docs: list[Doc]) -> BulkResult:
+    def index_documents(self, docs: Sequence[Doc]) -> BulkResult:
         if self.failures:
             self.failures -= 1
             self.log.append("bulk-failed")
@@ -94,7 +110,7 @@ class FakeStore:
 
 
 class FakeFuture:
-    def get(self, timeout: float) -> None:
+    def get(self, timeout: float | None = None) -> object:
         return None
 
 
@@ -104,14 +120,22 @@ class FakeProducer:
         self.sent: list[tuple[str, Any, Any, dict[str, bytes]]] = []
 
     def send(
-        self, topic: str, key: Any, value: Any, headers: list[tuple[str, bytes]]
+        self,
+        topic: str,
+        *,
+        value: bytes | None = None,
+        key: bytes | None = None,
+        headers: Sequence[tuple[str, bytes]] | None = None,
     ) -> FakeFuture:
         self.log.append("dead-letter")
-        self.sent.append((topic, key, value, dict(headers)))
+        self.sent.append((topic, key, value, dict(headers or [])))
         return FakeFuture()
 
-    def flush(self) -> None:
+    def flush(self, timeout: float | None = None) -> None:
         self.log.append("dlq-flush")
+
+    def close(self, timeout: float | None = None) -> None:
+        pass
 
 
 def make(
@@ -126,7 +150,7 @@ def make(
     )
     idx = Indexer(
         FakeConsumer(log, batches), producer, store, TOPICS, settings, sleep=delays.append
-    )  # type: ignore[arg-type]
+    )
     return idx, log, store, producer, delays
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 import pytest
 from kafka.errors import CommitFailedError
@@ -15,7 +16,7 @@ from hybridwatch.topics import ATTEMPT_HEADER, ERROR_HEADER
 from services.kafka.codec import SOURCE_HEADER
 from services.kafka.consuming import NoPartitions
 from services.kafka.dead_letters import REDRIVE_HEADER
-from services.kafka.ports import ConsumedRecord
+from services.kafka.ports import ConsumedRecord, Partition
 from services.kafka.sink_loop import (
     Backoff,
     BaseSink,
@@ -26,6 +27,14 @@ from services.kafka.sink_loop import (
 )
 
 DLQ = "hw.dead-letter"
+
+
+class TP(NamedTuple):
+    topic: str
+    partition: int
+
+
+PART = TP("in", 0)
 
 
 @dataclass
@@ -55,23 +64,25 @@ class FakeConsumer:
     def subscribe(self, topics: Sequence[str]) -> None:
         self.log.append("subscribe")
 
-    def poll(self, *, timeout_ms: int = 0, max_records: int | None = None) -> dict[str, list[Msg]]:
+    def poll(
+        self, *, timeout_ms: int = 0, max_records: int | None = None
+    ) -> dict[Partition, list[Msg]]:
         self.log.append("poll")
-        return {"tp": self.batches.pop(0)} if self.batches else {}
+        return {PART: self.batches.pop(0)} if self.batches else {}
 
-    def commit(self, offsets: object = None) -> None:
+    def commit(self, offsets: Mapping[Partition, object] | None = None) -> None:
         if self.commit_error is not None:
             err, self.commit_error = self.commit_error, None
             raise err
         self.log.append("commit")
 
-    def assignment(self) -> set[str]:
-        return {"tp"} if self.assigned else set()
+    def assignment(self) -> set[Partition]:
+        return {PART} if self.assigned else set()
 
-    def end_offsets(self, partitions: Sequence[str]) -> dict[str, int]:
+    def end_offsets(self, partitions: Sequence[Partition]) -> dict[Partition, int]:
         return dict.fromkeys(partitions, 1)
 
-    def position(self, partition: str) -> int:
+    def position(self, partition: Partition) -> int:
         return 0 if self.batches else 1
 
     def close(self, autocommit: bool = True) -> None:

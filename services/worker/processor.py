@@ -251,7 +251,7 @@ class BatchProcessor:
         """Make one partition's state records durable, stage after stage, in order.
 
         A failure raises: the caller must not let the batch's offsets be committed
-        (services/worker/app.py exits for a restart instead).
+        (the Faust adapter exits for a restart instead: faust_adapter.exit_process).
         """
         if self._changelog is None:
             return  # no changelog: the table itself is the durable store (unit tests)

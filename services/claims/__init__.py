@@ -1,0 +1,1 @@
+"""Known-claim databases: building the shipped index, operators' imports, run-time reload."""

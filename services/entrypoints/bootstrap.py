@@ -123,12 +123,9 @@ def open_archive(settings: Settings) -> Archive:
 def require_kafka(settings: Settings, role: str) -> str:
     """The one "kafka.bootstrap required" check: returns the bootstrap list or raises a
     ConfigError naming the key, the role that needs it and how to set it."""
-    if not settings.kafka.bootstrap:
-        raise ConfigError(
-            f"kafka.bootstrap: required by {role} (set HW_KAFKA_BOOTSTRAP=host:port, "
-            "or run `make services-up`, which writes .hybridwatch/services.env)"
-        )
-    return settings.kafka.bootstrap
+    from services.kafka.admin import require_bootstrap
+
+    return require_bootstrap(settings.kafka, role)
 
 
 def kafka_consumer_clients(
@@ -333,11 +330,13 @@ def build_replay_pipeline(settings: Settings) -> ReplayPipeline:
 
 
 def build_worker(settings: Settings) -> WorkerApp:
-    """`hybridwatch worker`: the Faust app around the one suite (Faust imported here only)."""
+    """`hybridwatch worker`: the Faust app around the one suite (Faust imported here only,
+    after the configuration checks)."""
+    require_kafka(settings, "the worker")
+    suite = build_suite(settings)
     from services.worker.app import build_worker as build_faust_worker
 
-    require_kafka(settings, "the worker")
-    return build_faust_worker(settings, suite=build_suite(settings))
+    return build_faust_worker(settings, suite=suite)
 
 
 @dataclass

@@ -47,11 +47,14 @@ def topic_specs(settings: KafkaSettings) -> list[TopicSpec]:
     ]
 
 
-def require_bootstrap(settings: KafkaSettings) -> str:
+def require_bootstrap(settings: KafkaSettings, role: str | None = None) -> str:
+    """The one "kafka.bootstrap required" check (services/entrypoints/bootstrap.py calls it
+    with the role that needs Kafka; the Kafka clients call it as a last guard)."""
     if not settings.bootstrap:
+        needed = f"required by {role}" if role else "not set"
         raise ConfigError(
-            "kafka.bootstrap is not set: run `make services-up` (writes .hybridwatch/services.env) "
-            "or set HW_KAFKA_BOOTSTRAP=host:port"
+            f"kafka.bootstrap: {needed} (set HW_KAFKA_BOOTSTRAP=host:port, "
+            "or run `make services-up`, which writes .hybridwatch/services.env)"
         )
     return settings.bootstrap
 

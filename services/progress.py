@@ -44,6 +44,13 @@ class Progress:
                 mininterval=0.25,
             )
 
+    def set_total(self, total: int) -> None:
+        """The total, once it is known (e.g. after the start offsets were looked up)."""
+        self.total = total
+        if self._bar is not None:
+            self._bar.total = total
+            self._bar.refresh()
+
     def advance(self, n: int = 1, note: str | None = None) -> None:
         self.done += n
         if self._bar is not None:

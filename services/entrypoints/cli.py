@@ -138,6 +138,13 @@ def build_parser() -> argparse.ArgumentParser:
         "data_dir / hw.articles and live detector state (docs/archive.md)",
     )
     p.add_argument("--name", help="namespace of an isolated replay (default: its days)")
+    p.add_argument(
+        "--source",
+        choices=["archive", "kafka"],
+        default="archive",
+        help="archive (default): the day files; kafka: the live articles topic from the "
+        "window's start (offsets-for-times), filtered by event day",
+    )
 
     p = sub.add_parser(
         "import", help="map a third-party archive (JSONL/CSV) to Articles, into the archive"

@@ -20,8 +20,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import sys
+import tempfile
 import time
 from collections.abc import Callable, Iterator
 from datetime import date
@@ -116,7 +118,7 @@ def _to_embedded(settings: Settings, articles: Iterator[Article], pacer: _Pacer)
 
 
 def main(args: argparse.Namespace, settings: Settings) -> int:
-    from ingest.archive import ReadReport, parse_day
+    from ingest.archive import parse_day
 
     try:
         since: date | None = parse_day(args.since) if args.since else None
@@ -130,7 +132,10 @@ def main(args: argparse.Namespace, settings: Settings) -> int:
     target = args.to or ("kafka" if settings.kafka.bootstrap else "embedded")
     if target == "kafka":
         require_kafka(settings, "replay --to kafka")
-    if not (settings.archive_dir / "articles").is_dir():
+    from_kafka = getattr(args, "source", "archive") == "kafka"
+    if from_kafka:
+        require_kafka(settings, "replay --source kafka")
+    elif not (settings.archive_dir / "articles").is_dir():
         print(f"hybridwatch replay: no archive in {settings.archive_dir}", file=sys.stderr)
         return 1
     isolated = getattr(args, "target", "isolated") != "live"
@@ -150,16 +155,59 @@ def main(args: argparse.Namespace, settings: Settings) -> int:
         run_settings = namespaces.embedded_namespace(settings, name)
         namespaces.reset(Path(run_settings.data_dir))
         where = {"namespace": name, "data_dir": str(run_settings.data_dir)}
+    with contextlib.ExitStack() as cleanup:
+        if from_kafka:
+            archive, source, read = _from_kafka(settings, since, until, cleanup)
+            where["source"] = read
+        else:
+            archive, source = open_archive(settings), str(settings.archive_dir)
+        return _replay(
+            args, archive, source, run_settings, target, isolated, name, since, until, where
+        )
+
+
+def _from_kafka(
+    settings: Settings, since: date | None, until: date | None, cleanup: contextlib.ExitStack
+) -> tuple[Any, str, dict[str, Any]]:
+    """The window's articles from the live articles topic, in a temporary archive."""
+    from ingest.archive import Archive
+    from services.progress import Progress
+    from services.replay.kafka_source import collect
+
+    tmp = Path(cleanup.enter_context(tempfile.TemporaryDirectory(prefix="hw-replay-kafka-")))
+    archive = Archive(tmp)
+    reading = Progress("replay: reading kafka", unit="records")
+    try:
+        got = collect(settings, since, until, archive, reading)
+    except BaseException:
+        archive.close()
+        raise
+    reading.finish(f"{got.records:,} records of {got.topic}, {got.in_window:,} in the window")
+    for problem in got.problems:
+        print(f"hybridwatch replay: {problem}", file=sys.stderr)
+    read = {"kafka": got.topic, "records": got.records, "in_window": got.in_window}
+    return archive, f"{got.topic} (by time)", read
+
+
+def _replay(
+    args: argparse.Namespace,
+    archive: Any,
+    source: str,
+    run_settings: Settings,
+    target: str,
+    isolated: bool,
+    name: str,
+    since: date | None,
+    until: date | None,
+    where: dict[str, Any],
+) -> int:
+    from ingest.archive import ReadReport
     from services.progress import Progress
 
-    archive = open_archive(settings)
     report = ReadReport()
     progress = Progress("replay", total=archive.count(since, until))
     pacer = _Pacer(args.rate, progress=progress)
-    print(
-        f"replay: {settings.archive_dir} -> {target} ({'live' if not isolated else name})",
-        file=sys.stderr,
-    )
+    print(f"replay: {source} -> {target} ({'live' if not isolated else name})", file=sys.stderr)
     try:
         articles = archive.read(since, until, report)
         extra = (

@@ -130,3 +130,67 @@ def test_kafka_replay_runs_in_its_own_namespace_and_repeats_give_the_same_signal
         worker.stop()
     live = consume_all(kafka_bootstrap, Topics(kafka_prefix).articles, 0, timeout=20)
     assert live == []  # nothing reached the live stream
+
+
+def test_replay_from_kafka_by_time_takes_the_window_from_the_live_topic(
+    kafka_bootstrap: str, kafka_prefix: str, tmp_path: Path
+) -> None:
+    from services.store.base import SignalQuery
+    from services.store.sqlite import SqliteStore
+    from tests.integration.kafka.helpers import publish_articles
+
+    # three days of SYNTHETIC articles on the live topic, some published twice
+    articles = [
+        a.model_copy(update={"published": START + timedelta(minutes=20 * i)})
+        for i, a in enumerate(synthetic_articles(216, seed=31))
+    ]
+    create_topics(kafka_bootstrap, kafka_prefix)
+    publish_articles(kafka_bootstrap, kafka_prefix, tmp_path / "pub", articles)
+    publish_articles(kafka_bootstrap, kafka_prefix, tmp_path / "pub", articles[150:])
+    tree = settings_tree(
+        kafka_bootstrap, kafka_prefix, tmp_path / "data", detectors__enabled=DETECTORS
+    )
+    config = tmp_path / "from-kafka.yaml"
+    config.write_text(yaml.safe_dump(tree), encoding="utf-8")
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "services.entrypoints.cli",
+            "replay",
+            "--source",
+            "kafka",
+            "--to",
+            "embedded",
+            "--since",
+            "2018-09-02",
+            "--until",
+            "2018-09-03",
+            "--config",
+            str(config),
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+        env={k: v for k, v in os.environ.items() if not k.startswith("HW_")},
+    )
+    assert proc.returncode == 0, proc.stderr
+    summary = json.loads(proc.stdout.strip().splitlines()[-1].removeprefix("replay: "))
+    wanted = sorted(
+        (a for a in articles if a.published.date().isoformat() >= "2018-09-02"),
+        key=lambda a: (a.published, a.id),
+    )
+    assert summary["source"]["records"] == len(articles) + len(articles) - 150
+    assert summary["articles"] == len(wanted)  # repeats dropped, days outside left out
+    assert summary["namespace"] == "2018-09-02_2018-09-03"
+    suite = DetectorSuite.from_config(DETECTORS)
+    state: dict[str, Any] = {}
+    expected = {s.id for d in suite.process_all(wanted, state) for s in d.signals}
+    store = SqliteStore.open(Path(summary["data_dir"]))
+    try:
+        got = {s.id for s in store.get_signals(SignalQuery(limit=100_000))}
+    finally:
+        store.close()
+    assert got == expected and expected

@@ -213,6 +213,10 @@ class ConceptLexicon:
             raw = self._scan_unknown(padded)
         return self._finish(raw)
 
+    def phrases(self, name: str, group: str) -> tuple[Phrase, ...]:
+        """The parsed entries of concept `name` in a matching group (KeyError if unknown)."""
+        return self._phrases[(name, group)]
+
     def tokens(self, folded: str, language: str | None = None) -> list[str]:
         """Just the concept names of `concepts()`, in text order (e.g. model features)."""
         return [h[0] for h in self.concepts(folded, language)]

@@ -23,8 +23,9 @@ from typing import Literal
 from pydantic import Field
 
 from detectors.base import Detector, DetectorConfigError, DetectorOptions, State
+from detectors.concepts import ConceptError, ConceptLexicon
 from detectors.matcher import Matcher, Rule, RuleHit, Scan, token_streams
-from detectors.rulepack import Pack, PackError, load_packs
+from detectors.rulepack import GROUP_PREFIX, Pack, PackError, load_packs
 from detectors.view import ArticleView, FoldedField
 from hybridwatch.events import Evidence, Severity, Signal
 
@@ -102,9 +103,13 @@ class NarrativeDetector(Detector):
                 )
             narratives = [p for p in narratives if p.id in options.packs]
         self.packs: dict[str, Pack] = {p.id: p for p in narratives}
+        try:
+            self.lexicon = ConceptLexicon.load()
+        except ConceptError as err:
+            raise DetectorConfigError(f"detectors.options.narrative: {err}") from err
         rules: list[Rule] = []
         for pack in narratives:
-            rules.extend(pack.rules())
+            rules.extend(pack.rules(self.lexicon))
         for pack in all_packs:
             if pack.kind == "cues":
                 rules.extend(_as_cue(r) for r in pack.rules())
@@ -132,6 +137,21 @@ class NarrativeDetector(Detector):
                     cues.setdefault(fname, (scan, []))[1].append(h)
                 else:
                     per_pack.setdefault(h.rule.group, []).append((fname, scan, h))
+        if any(h.rule.lang[:1] == GROUP_PREFIX for hits in per_pack.values() for _, _, h in hits):
+            group = self._group(article)
+            if group is not None:
+                own_lang = GROUP_PREFIX + group
+                per_pack = {
+                    pid: kept
+                    for pid, hits in per_pack.items()
+                    if (
+                        kept := [
+                            x
+                            for x in hits
+                            if x[2].rule.lang[:1] != GROUP_PREFIX or x[2].rule.lang == own_lang
+                        ]
+                    )
+                }
         title_scan, title_cues = cues.get("title", (None, []))
         out: list[PackScore] = []
         for pack_id, raw_hits in per_pack.items():
@@ -161,6 +181,15 @@ class NarrativeDetector(Detector):
             out.append(PackScore(self.packs[pack_id], 1.0 - p, tuple(hits)))
         out.sort(key=lambda s: (-s.score, s.pack.id))
         return out
+
+    def _group(self, article: ArticleView) -> str | None:
+        """Language group whose variants of the `any` concept rules apply: from the
+        article's language, else guessed from the function words of its title and text;
+        None (every group applies) when it cannot be told."""
+        group = ConceptLexicon.group_of(article.article.language)
+        if group is None:
+            group = self.lexicon.guess_group(f"{article.title.folded} {article.text.folded}")
+        return group
 
     def detect(self, article: ArticleView, state: State) -> list[Signal]:
         signals: list[Signal] = []
@@ -221,15 +250,17 @@ class NarrativeDetector(Detector):
 
 
 def _distinct_spans(hits: Iterable[Hit]) -> list[Hit]:
-    """Strongest first; rules matching the very same words (several languages list the
-    same phrase) count once."""
+    """Strongest first; a hit whose words were all matched by stronger counted hits of the
+    same field adds no evidence and counts no more (several languages list the same
+    phrase, and a concept rule may restate a literal one: "NATO aggression" once)."""
     out: list[Hit] = []
-    seen: set[tuple[str, tuple[tuple[int, int], ...]]] = set()
+    counted: dict[str, set[int]] = {}
     for h in sorted(hits, key=lambda x: (-x.weight, x.field, x.hit.first, x.hit.rule.id)):
-        key = (h.field, h.hit.spans)
-        if key in seen:
+        words = {i for a, b in h.hit.spans for i in range(a, b)}
+        seen = counted.setdefault(h.field, set())
+        if words <= seen:
             continue
-        seen.add(key)
+        seen |= words
         out.append(h)
     return out
 

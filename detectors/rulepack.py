@@ -9,6 +9,15 @@ matcher's parser), weights, and that every language with terms also has positive
 sentences are executed by ``tests/unit/detectors/test_packs.py`` for every pack,
 so a new pack is tested the moment it is added.
 
+Concept references: an alternative written ``@NAME`` stands for every entry of that
+concept in the multilingual lexicon (``detectors/data/concepts.yaml``, see
+``detectors/concepts.py``). In a language's own term list it expands to that language's
+entries; in the ``any`` list a rule is compiled once per language group (en, bcms, mk,
+sq) with that group's entries, and the narrative detector applies a group's variant
+only to articles of that group (all groups when the language is unknown and cannot be
+guessed). So ``{all: ["@NATO", "@AGGRESSION | @BOMBING"], window: 8}`` under ``any``
+recognises the narrative from its parts in every language.
+
 Reading the files is the one bit of I/O in ``detectors/``: it happens once, when
 a detector is constructed, never per article.
 """
@@ -23,14 +32,19 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from detectors.matcher import PatternError, Rule, parse_alternatives
+from detectors.concepts import GROUPS, LANGUAGE_GROUP, ConceptError, ConceptLexicon
+from detectors.matcher import PatternError, Phrase, Rule, parse_alternatives
 from hybridwatch.events import describe_validation_error
 from hybridwatch.textfold import cyrillic_share
 
 PACKS_DIR = Path(__file__).resolve().parent / "packs"
 
-TERM_LANGUAGES = ("en", "sr", "hr", "bs", "cnr", "mk", "sq")
-"""Term lists: Serbian terms may be written in either script (folding unifies them)."""
+TERM_LANGUAGES = ("en", "sr", "hr", "bs", "cnr", "mk", "sq", "any")
+"""Term lists: Serbian terms may be written in either script (folding unifies them);
+`any` holds concept rules compiled for every language group."""
+ANY = "any"
+GROUP_PREFIX = "@"
+"""`Rule.lang` of an `any` rule's variant for one group: "@en", "@bcms", "@mk", "@sq"."""
 TEST_LANGUAGES = ("en", "sr-Latn", "sr-Cyrl", "hr", "bs", "cnr", "mk", "sq")
 TESTS_FOR_TERMS: dict[str, tuple[str, ...]] = {
     "en": ("en",),
@@ -40,6 +54,7 @@ TESTS_FOR_TERMS: dict[str, tuple[str, ...]] = {
     "cnr": ("cnr",),
     "mk": ("mk",),
     "sq": ("sq",),
+    "any": TEST_LANGUAGES,
 }
 CYRILLIC_TESTS = ("sr-Cyrl", "mk")
 
@@ -115,39 +130,60 @@ class Pack(_Strict):
                 )
         return v
 
-    def rules(self) -> Iterator[Rule]:
-        """Compile every term into matcher rules (raises PatternError on bad syntax)."""
+    def rules(self, lexicon: ConceptLexicon | None = None) -> Iterator[Rule]:
+        """Compile every term into matcher rules (raises PatternError on bad syntax).
+
+        `lexicon` resolves ``@CONCEPT`` references (default: the bundled lexicon, loaded
+        only when a reference occurs). A term of the `any` list yields one rule per
+        language group, all with the same id, `lang` = "@<group>".
+        """
         for lang, terms in self.terms.items():
             for i, term in enumerate(terms):
                 rid = f"{self.id}/{lang}/{i}"
                 if isinstance(term, str):
-                    yield Rule(
-                        rid, self.id, (parse_alternatives(term),), 0, self.weight, lang, term
-                    )
+                    comps: tuple[str, ...] = (term,)
+                    window, weight, source = 0, self.weight, term
                 elif isinstance(term, PhraseTerm):
-                    yield Rule(
-                        rid,
-                        self.id,
-                        (parse_alternatives(term.phrase),),
-                        0,
-                        term.weight or self.weight,
-                        lang,
-                        term.phrase,
-                    )
+                    comps = (term.phrase,)
+                    window, weight, source = 0, term.weight or self.weight, term.phrase
                 else:
-                    comps = tuple(parse_alternatives(c) for c in term.all)
-                    yield Rule(
-                        rid,
-                        self.id,
-                        comps,
-                        term.window,
-                        term.weight or self.weight,
-                        lang,
-                        " ~ ".join(term.all),
-                    )
+                    comps = term.all
+                    window, weight = term.window, term.weight or self.weight
+                    source = " ~ ".join(term.all)
+                groups = GROUPS if lang == ANY else (LANGUAGE_GROUP[lang],)
+                for group in groups:
+                    try:
+                        parsed = tuple(_alternatives(c, group, lexicon) for c in comps)
+                    except PatternError as err:
+                        raise PatternError(f"{lang}[{i}]: {err}") from err
+                    rule_lang = GROUP_PREFIX + group if lang == ANY else lang
+                    yield Rule(rid, self.id, parsed, window, weight, rule_lang, source)
 
     def test_languages(self) -> tuple[str, ...]:
         return tuple(lang for t in self.terms for lang in TESTS_FOR_TERMS[t])
+
+
+def _alternatives(raw: str, group: str, lexicon: ConceptLexicon | None) -> tuple[Phrase, ...]:
+    """One component: literal alternatives plus the entries of every ``@CONCEPT``."""
+    if GROUP_PREFIX not in raw:
+        return parse_alternatives(raw)
+    out: list[Phrase] = []
+    literal: list[str] = []
+    for alt in raw.split("|"):
+        alt = alt.strip()
+        if not alt.startswith(GROUP_PREFIX):
+            literal.append(alt)
+            continue
+        lex = lexicon or ConceptLexicon.load()
+        name = alt[1:]
+        if name not in lex.specs:
+            raise PatternError(
+                f"{raw!r}: unknown concept {alt!r} (concepts are listed in {lex.origin})"
+            )
+        out.extend(lex.phrases(name, group))
+    if literal:
+        out.extend(parse_alternatives(" | ".join(literal)))
+    return tuple(dict.fromkeys(out))
 
 
 def _check(pack: Pack, origin: str) -> None:
@@ -155,6 +191,8 @@ def _check(pack: Pack, origin: str) -> None:
         list(pack.rules())
     except PatternError as err:
         raise PackError(f"{origin}: terms: {err}") from err
+    except ConceptError as err:
+        raise PackError(f"{origin}: concept lexicon: {err}") from err
     for needed in pack.test_languages():
         if needed not in pack.tests:
             raise PackError(

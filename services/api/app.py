@@ -232,6 +232,7 @@ def create_app(
         triage: str | None,
         limit: int = 50,
         offset: int = 0,
+        severity: str | None = None,
     ) -> ArticleQuery:
         t0, t1 = _window(since, until)
         return ArticleQuery(
@@ -239,6 +240,7 @@ def create_app(
             country=country.upper() if country else None,
             detector=detector,
             narrative=narrative,
+            severity=severity,
             since=t0,
             until=t1,
             flagged_only=flagged,
@@ -267,13 +269,16 @@ def create_app(
             bool, Query(description="only articles whose risk reaches the flag threshold")
         ] = False,
         triage: TriageFilter = None,
+        severity: Annotated[
+            SeverityParam, Query(description="has a signal of exactly this severity")
+        ] = None,
         limit: Limit = 50,
         offset: Offset = 0,
     ) -> dict[str, Any]:
         """Newest first. Every article carries `risk`, `flagged`, its `signals` (rule,
         score, evidence spans) and its `triage` verdicts; `total` counts all matches."""
         query = _article_query(
-            q, country, detector, narrative, since, until, flagged, triage, limit, offset
+            q, country, detector, narrative, since, until, flagged, triage, limit, offset, severity
         )
         hits = store.search_articles(query)
         return _page(store.count_matching(query), offset, limit, [h.to_dict() for h in hits])

@@ -59,6 +59,8 @@ class ArticleQuery:
     """Source country (ISO alpha-2)."""
     detector: str | None = None
     narrative: str | None = None
+    severity: str | None = None
+    """The article has a stored signal of exactly this severity (as SignalQuery)."""
     since: datetime | None = None
     until: datetime | None = None
     flagged_only: bool = False

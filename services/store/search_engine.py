@@ -335,6 +335,8 @@ class SearchEngineStore:
             filters.append({"term": {"detector": query.detector}})
         if query.narrative:
             filters.append({"term": {"narrative": query.narrative}})
+        if query.severity:
+            filters.append({"term": {"severity": query.severity}})
         q = {"bool": {"filter": filters}} if filters else {"match_all": {}}
         return sorted(
             self._composite(self._pattern("signals"), q, {"terms": {"field": "article_id"}})
@@ -406,7 +408,7 @@ class SearchEngineStore:
         if window:
             filters.append({"range": {"published": window}})
         allowed: set[str] | None = None
-        if query.detector or query.narrative:
+        if query.detector or query.narrative or query.severity:
             allowed = set(self._flagged_article_ids(query))
         if query.flagged_only:
             risky = {a for a, r in self._flagged_risks().items() if r >= query.flag_threshold}

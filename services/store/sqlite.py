@@ -380,6 +380,9 @@ class SqliteStore:
         if query.narrative:
             sig.append("s.narrative = ?")
             params.append(query.narrative)
+        if query.severity:
+            sig.append("s.severity = ?")
+            params.append(query.severity)
         if sig:
             cond = " AND ".join(["s.article_id = a.id", *sig])
             where.append(f"EXISTS (SELECT 1 FROM signals s WHERE {cond})")

@@ -64,6 +64,8 @@ ARTICLE_QUERIES = [
     ArticleQuery(triage="confirmed", limit=500),
     ArticleQuery(triage="false_positive", limit=500),
     ArticleQuery(triage="none", limit=20),
+    ArticleQuery(severity="critical", limit=500),
+    ArticleQuery(severity="low", narrative="anti-nato", flagged_only=True, limit=500),
     ArticleQuery(
         since=datetime(2018, 9, 2, 6, tzinfo=UTC),
         until=datetime(2018, 9, 3, 12, 3, tzinfo=UTC),
@@ -197,6 +199,7 @@ API_PATHS = [
     "/api/coverage?country=MK&at=2018-09-30",
     "/api/export/stix?since=2018-09-01&until=2018-09-03",
     "/api/export/stix?country=RS",
+    "/api/articles?severity=high&country=mk&q=skop*",
     "/api/articles?q=Приштина&limit=100",
     "/api/articles?q=pristina%20referendum&country=rs&limit=100",
     "/api/articles?narrative=anti-eu&flagged=true&limit=100",

@@ -19,6 +19,16 @@ def main(args: argparse.Namespace, settings: Settings) -> int:
 
     role = build_archiver(settings)
     stop_on_signals(role.loop.stop)
+    progress = None
+    if args.once:  # a catch-up: count, rate and ETA against the group's backlog
+        from hybridwatch.topics import Topics
+        from services.kafka.archiver import backlog
+        from services.progress import Progress
+
+        topic = Topics(settings.kafka.topic_prefix).articles
+        total = backlog(settings, settings.archive.group_id, topic)
+        progress = Progress("archive", total=total, unit="records")
+        role.loop.sink.progress = progress
     try:
         stats = role.loop.run(once=args.once)
     except NoPartitions as err:
@@ -26,5 +36,9 @@ def main(args: argparse.Namespace, settings: Settings) -> int:
         return 1
     finally:
         role.close()
+    if progress is not None:
+        progress.finish(
+            f"{stats.records:,} records, {stats.archived:,} archived, {stats.repeats:,} repeats"
+        )
     print(f"archive: {stats.to_json()}", file=sys.stdout, flush=True)
     return 0

@@ -15,7 +15,9 @@ import json
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass
+from typing import Any
 
+from hybridwatch.config import Settings
 from hybridwatch.events import Article, ContractError
 from hybridwatch.topics import Topics
 from ingest.archive import Archive
@@ -48,6 +50,8 @@ class ArchiveSink(BaseSink):
         self._topics = topics
         self.archived = 0
         self.repeats = 0
+        self.progress: Any = None
+        """services.progress.Progress of a catch-up (`archive --once`), or None."""
 
     def topics(self) -> Sequence[str]:
         return [self._topics.articles]
@@ -66,7 +70,31 @@ class ArchiveSink(BaseSink):
                                  kind="archive_io") from err  # fmt: skip
         self.archived += new
         self.repeats += len(items) - new
+        if self.progress is not None:
+            self.progress.advance(len(items))
         return {}
+
+
+def backlog(settings: Settings, group_id: str, topic: str) -> int:
+    """Records of `topic` the group has not committed yet (what a catch-up will read)."""
+    from kafka import KafkaConsumer, TopicPartition
+
+    assert settings.kafka.bootstrap, "the command checks kafka.bootstrap first"
+    c = KafkaConsumer(
+        bootstrap_servers=settings.kafka.bootstrap.split(","),
+        group_id=group_id,
+        enable_auto_commit=False,
+        client_id=f"{settings.kafka.client_id}-archiver-backlog",
+    )
+    try:
+        tps = [TopicPartition(topic, p) for p in sorted(c.partitions_for_topic(topic) or ())]
+        if not tps:
+            return 0
+        ends = c.end_offsets(tps)
+        starts = c.beginning_offsets(tps)
+        return sum(max(0, ends[tp] - (c.committed(tp) or starts[tp])) for tp in tps)
+    finally:
+        c.close(autocommit=False)
 
 
 class ArchiveConsumer:

@@ -189,7 +189,11 @@ async def _run(settings: Settings, once: bool, api: bool, demo: bool = False) ->
                 file=sys.stderr,
             )
         stopper = asyncio.create_task(stop.wait(), name="stop")
-        watched = [stopper, poll_task or feed_task] + ([server_task] if server_task else [])
+        work = poll_task or feed_task
+        assert work is not None  # one of them was started above
+        watched: list[asyncio.Task[Any]] = [stopper, work]
+        if server_task is not None:
+            watched.append(server_task)
         done, _ = await asyncio.wait(watched, return_when=asyncio.FIRST_COMPLETED)
         stopper.cancel()
         if once and demo and feed_task in done:
@@ -199,7 +203,7 @@ async def _run(settings: Settings, once: bool, api: bool, demo: bool = False) ->
                 f"{settings.data_dir}",
                 file=sys.stderr,
             )
-        elif once and poll_task in done and poll_task.exception() is None:
+        elif once and poll_task is not None and poll_task in done and poll_task.exception() is None:
             await rt.pipeline.drain_and_stop()
             report = poll_task.result()
             data = report.to_dict()

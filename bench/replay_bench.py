@@ -1,0 +1,364 @@
+"""Replay end to end: archived articles through the embedded runtime and the production path.
+
+    .venv/bin/python bench/replay_bench.py [--n 1000000] [--workers 2] [--skip-embedded]
+                                           [--skip-kafka] [--sample 5]
+
+Needs $HW_KAFKA_BOOTSTRAP and $HW_ES_URL (+ $HW_STORE_KIND) for the production path, as
+`source deploy/local/services.sh env` exports them. Input: N SYNTHETIC articles
+(tests/fixtures/synthetic_articles.py, one every 37 s of event time) written by the
+bench into a fresh archive (its write rate is reported too).
+
+1. Embedded: `hybridwatch replay --to embedded` (archive -> detectors -> SQLite, one
+   process): articles/s, wall time, peak RSS.
+2. Production: an isolated Kafka replay (`hybridwatch replay --to kafka`, namespace
+   topics) -> `--workers` `hybridwatch worker` processes (one group, the namespace's app
+   id) -> `hybridwatch indexer` -> the search engine. Timed from the replay's start until
+   the engine holds all N articles and every signal; lag of the workers' and the
+   indexer's groups sampled every `--sample` s; peak RSS (VmHWM) of every process.
+3. Exactly once: the engine's article count must be N and its signal count the number
+   of distinct signals the embedded run stored (same detectors, same order per
+   country); 50 random article ids and 50 signal ids are looked up by id.
+
+Every process is a real `hybridwatch` command in a subprocess; nothing is mocked.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+import httpx  # noqa: E402
+import yaml  # noqa: E402
+
+from hybridwatch.config import load_settings  # noqa: E402
+from hybridwatch.topics import Topics  # noqa: E402
+from ingest.archive import Archive  # noqa: E402
+from services.kafka.archiver import backlog  # noqa: E402
+from services.replay import kafka_namespace  # noqa: E402
+from tests.fixtures.synthetic_articles import START, synthetic_articles  # noqa: E402
+
+TARGET_SECONDS = 600.0
+"""Issue 12: 1M articles through Kafka + Faust + the search engine in <= 10 minutes."""
+
+
+def _env() -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("HW_")}
+    env["PYTHONPATH"] = str(ROOT)
+    return env
+
+
+def _cmd(*args: str) -> list[str]:
+    return [sys.executable, "-m", "services.entrypoints.cli", *args]
+
+
+def _hwm_kb(pid: int) -> int:
+    """Peak resident set (VmHWM) of a running process, in KB (0 once it is gone)."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
+
+
+def _load() -> str:
+    return " ".join(Path("/proc/loadavg").read_text().split()[:3])
+
+
+def _config(path: Path, tree: dict[str, Any]) -> Path:
+    path.write_text(yaml.safe_dump(tree), encoding="utf-8")
+    return path
+
+
+class Proc:
+    """A subprocess whose peak RSS is sampled until it exits."""
+
+    def __init__(self, name: str, args: list[str], log: Path, env: dict[str, str]) -> None:
+        self.name = name
+        self.log = log.open("w")
+        self.proc = subprocess.Popen(
+            args, cwd=ROOT, env=env, stdout=self.log, stderr=subprocess.STDOUT
+        )
+        self.peak_kb = 0
+
+    def sample(self) -> None:
+        self.peak_kb = max(self.peak_kb, _hwm_kb(self.proc.pid))
+
+    def stop(self) -> None:
+        self.sample()
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.log.close()
+
+
+def build_archive(root: Path, n: int) -> tuple[float, int]:
+    archive = Archive(root)
+    t0 = time.perf_counter()
+    batch = []
+    try:
+        for i, a in enumerate(synthetic_articles(n, seed=12)):
+            batch.append(a.model_copy(update={"published": START + timedelta(seconds=37 * i)}))
+            if len(batch) >= 5000:
+                archive.append(batch)
+                batch = []
+        archive.append(batch)
+    finally:
+        archive.close()
+    return time.perf_counter() - t0, n
+
+
+def run_embedded(tmp: Path, archive_dir: Path, n: int, sample: float) -> dict[str, Any]:
+    data = tmp / "embedded"
+    cfg = _config(
+        tmp / "embedded.yaml",
+        {"data_dir": str(data), "archive": {"dir": str(archive_dir)}, "alerts": {"console": False}},
+    )
+    t0 = time.perf_counter()
+    p = Proc(
+        "replay-embedded",
+        _cmd("replay", "--to", "embedded", "--config", str(cfg)),
+        tmp / "embedded.log",
+        _env(),
+    )
+    while p.proc.poll() is None:
+        p.sample()
+        time.sleep(min(sample, 1.0))
+    wall = time.perf_counter() - t0
+    p.stop()
+    out = (tmp / "embedded.log").read_text().strip().splitlines()
+    if p.proc.returncode != 0:
+        raise SystemExit("embedded replay failed:\n" + "\n".join(out[-20:]))
+    summary = json.loads(out[-1].removeprefix("replay: "))
+    return {
+        "articles": summary["articles"],
+        "signals_emitted": summary.get("signals"),
+        "wall_s": round(wall, 1),
+        "articles_per_s": round(n / wall),
+        "peak_rss_mb": round(p.peak_kb / 1024),
+        "namespace_dir": summary.get("data_dir"),
+    }
+
+
+def _distinct_signals(folder: Path) -> tuple[int, list[str]]:
+    from services.store.base import SignalQuery
+    from services.store.sqlite import SqliteStore
+
+    store = SqliteStore.open(folder)
+    try:
+        ids = [s.id for s in store.get_signals(SignalQuery(limit=50_000))]
+        return store.count_all_signals(), ids
+    finally:
+        store.close()
+
+
+def _count(url: str, index: str, body: dict[str, Any] | None = None) -> int:
+    r = httpx.post(f"{url}/{index}/_count", json=body or {"query": {"match_all": {}}}, timeout=60)
+    if r.status_code == 404:
+        return 0
+    r.raise_for_status()
+    return int(r.json()["count"])
+
+
+def run_kafka(
+    tmp: Path, archive_dir: Path, n: int, workers: int, sample: float, expected_signals: int | None
+) -> dict[str, Any]:
+    bootstrap = os.environ["HW_KAFKA_BOOTSTRAP"]
+    url = os.environ["HW_ES_URL"].rstrip("/")
+    kind = os.environ.get("HW_STORE_KIND", "opensearch")
+    name = f"bench{uuid.uuid4().hex[:8]}"
+    base = {
+        "data_dir": str(tmp / "kafka"),
+        "archive": {"dir": str(archive_dir)},
+        "kafka": {"bootstrap": bootstrap, "topic_prefix": f"hwb{name}.", "partitions": 6},
+        "worker": {"app_id": f"hwb-{name}", "web_port": 0},
+        "store": {"kind": kind, "url": url, "index_prefix": f"hwb-{name}-"},
+        "alerts": {"console": False},
+    }
+    replay_cfg = _config(tmp / "replay-kafka.yaml", base)
+    ns = kafka_namespace(load_settings(replay_cfg, environ={}), name)
+    from services.kafka.admin import ensure_topics
+
+    ensure_topics(ns.kafka)
+    topics = Topics(ns.kafka.topic_prefix)
+    ns_tree = {
+        **base,
+        "kafka": {**base["kafka"], "topic_prefix": ns.kafka.topic_prefix},
+        "worker": {**base["worker"], "app_id": ns.worker.app_id},
+        "store": {**base["store"], "index_prefix": ns.store.index_prefix},
+        "indexer": {"group_id": ns.indexer.group_id},
+    }
+    procs: list[Proc] = []
+    for i in range(workers):
+        tree = {**ns_tree, "data_dir": str(tmp / f"worker{i}")}
+        cfg = _config(tmp / f"worker{i}.yaml", tree)
+        procs.append(
+            Proc(f"worker{i}", _cmd("worker", "--config", str(cfg)), tmp / f"worker{i}.log", _env())
+        )
+    icfg = _config(tmp / "indexer.yaml", {**ns_tree, "data_dir": str(tmp / "indexer")})
+    procs.append(
+        Proc("indexer", _cmd("indexer", "--config", str(icfg)), tmp / "indexer.log", _env())
+    )
+    time.sleep(10)  # workers join their group before the first record arrives
+    articles_idx = f"{ns.store.index_prefix}articles-*"
+    signals_idx = f"{ns.store.index_prefix}signals-*"
+    lag: list[dict[str, Any]] = []
+    t0 = time.perf_counter()
+    replay = Proc(
+        "replay-kafka",
+        _cmd("replay", "--to", "kafka", "--name", name, "--config", str(replay_cfg)),
+        tmp / "replay-kafka.log",
+        _env(),
+    )
+    procs.append(replay)
+    done_at = None
+    try:
+        deadline = t0 + 6 * 3600
+        while time.perf_counter() < deadline:
+            time.sleep(sample)
+            for p in procs:
+                p.sample()
+                if p is not replay and p.proc.poll() is not None:
+                    raise SystemExit(f"{p.name} exited with {p.proc.returncode}; see {p.log.name}")
+            t = round(time.perf_counter() - t0, 1)
+            articles = _count(url, articles_idx)
+            signals = _count(url, signals_idx)
+            row = {
+                "t": t,
+                "worker_lag": backlog(ns, ns.worker.app_id, topics.articles),
+                "indexer_lag": sum(
+                    backlog(ns, ns.indexer.group_id, tp) for tp in (topics.articles, topics.signals)
+                ),
+                "indexed_articles": articles,
+                "indexed_signals": signals,
+                "load": _load(),
+            }
+            lag.append(row)
+            print(f"  {json.dumps(row)}", flush=True)
+            finished = replay.proc.poll() is not None
+            if (
+                finished
+                and articles >= n
+                and row["worker_lag"] == 0
+                and row["indexer_lag"] == 0
+                and (expected_signals is None or signals >= expected_signals)
+            ):
+                done_at = time.perf_counter()
+                break
+        wall = (done_at or time.perf_counter()) - t0
+        time.sleep(6)  # one more refresh interval: nothing may arrive after "done"
+        articles = _count(url, articles_idx)
+        signals = _count(url, signals_idx)
+    finally:
+        for p in procs:
+            p.stop()
+    return {
+        "namespace": name,
+        "workers": workers,
+        "completed": done_at is not None,
+        "wall_s": round(wall, 1),
+        "articles_per_s": round(n / wall),
+        "indexed_articles": articles,
+        "indexed_signals": signals,
+        "peak_rss_mb": {p.name: round(p.peak_kb / 1024) for p in procs},
+        "lag": lag,
+        "url": url,
+        "index_prefix": f"hwb-{name}-",
+        "topic_prefix": f"hwb{name}.",
+        "articles_index": articles_idx,
+        "signals_index": signals_idx,
+    }
+
+
+def cleanup(url: str, index_prefix: str, topic_prefix: str) -> None:
+    """Drop the bench's indices and topics from the shared servers."""
+    from kafka import KafkaAdminClient
+
+    httpx.delete(f"{url}/{index_prefix}*", timeout=120)
+    admin = KafkaAdminClient(bootstrap_servers=os.environ["HW_KAFKA_BOOTSTRAP"].split(","))
+    try:
+        mine = [t for t in admin.list_topics() if t.startswith(topic_prefix)]
+        if mine:
+            admin.delete_topics(mine)
+    finally:
+        admin.close()
+
+
+def spot_check(url: str, index: str, ids: list[str]) -> int:
+    return _count(url, index, {"query": {"ids": {"values": ids}}})
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0] if __doc__ else None)
+    ap.add_argument("--n", type=int, default=1_000_000)
+    ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--sample", type=float, default=5.0, help="seconds between lag samples")
+    ap.add_argument("--skip-embedded", action="store_true")
+    ap.add_argument("--skip-kafka", action="store_true")
+    ap.add_argument("--keep", action="store_true", help="keep the topics and indices afterwards")
+    args = ap.parse_args()
+    tmp = Path(tempfile.mkdtemp(prefix="hw-replay-bench-"))
+    print(f"replay_bench: n={args.n:,}, load average {_load()}, work dir {tmp}", flush=True)
+    archive_dir = tmp / "archive"
+    secs, n = build_archive(archive_dir, args.n)
+    print(
+        f"archive: {n:,} synthetic articles written in {secs:.1f} s ({n / secs:,.0f}/s)", flush=True
+    )
+    result: dict[str, Any] = {"n": n, "archive_write_s": round(secs, 1)}
+    expected: int | None = None
+    signal_ids: list[str] = []
+    if not args.skip_embedded:
+        emb = run_embedded(tmp, archive_dir, n, args.sample)
+        expected, signal_ids = _distinct_signals(Path(emb["namespace_dir"]))
+        emb["distinct_signals"] = expected
+        result["embedded"] = emb
+        print(f"embedded: {json.dumps(emb)} (load {_load()})", flush=True)
+    if not args.skip_kafka:
+        k = run_kafka(tmp, archive_dir, n, args.workers, args.sample, expected)
+        rng = random.Random(1)
+        archive = Archive(archive_dir)
+        try:
+            sample_articles = [a.id for a in archive.read() if rng.random() < 50 / n][:50]
+        finally:
+            archive.close()
+        k["spot_articles_found"] = (
+            f"{spot_check(k['url'], k['articles_index'], sample_articles)}/{len(sample_articles)}"
+        )
+        picked = rng.sample(signal_ids, min(50, len(signal_ids)))
+        k["spot_signals_found"] = (
+            f"{spot_check(k['url'], k['signals_index'], picked)}/{len(picked)}"
+        )
+        k["exactly_once"] = k["indexed_articles"] == n and (
+            expected is None or k["indexed_signals"] == expected
+        )
+        k["target_met"] = k["completed"] and k["wall_s"] <= TARGET_SECONDS * n / 1_000_000
+        result["kafka"] = k
+        if not args.keep:
+            cleanup(k["url"], k["index_prefix"], k["topic_prefix"])
+        short = {key: v for key, v in k.items() if key != "lag"}
+        print(f"kafka: {json.dumps(short)} (load {_load()})", flush=True)
+    (tmp / "result.json").write_text(json.dumps(result, indent=1), encoding="utf-8")
+    print(f"replay_bench: full result with the lag series in {tmp / 'result.json'}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

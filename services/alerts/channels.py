@@ -31,6 +31,7 @@ import httpx
 from hybridwatch.config import ChatChannel, SmtpSettings, WebhookChannel
 from hybridwatch.events import SEVERITY_ORDER, Alert, format_time
 from services.alerts.notifier import alert_line
+from services.retry import Backoff, attempts
 
 log = logging.getLogger(__name__)
 
@@ -90,7 +91,7 @@ class _HttpPoster:
     def post(self, body: bytes, headers: dict[str, str]) -> None:
         headers = {"Content-Type": "application/json", **headers}
         problem = ""
-        for attempt in range(1, self.attempts + 1):
+        for attempt in attempts(self.attempts, Backoff(self.backoff), self._sleep):  # noqa: B007 (reported after the loop)
             try:
                 resp = self._client.post(self.url, content=body, headers=headers)
             except httpx.HTTPError as err:
@@ -101,8 +102,6 @@ class _HttpPoster:
                 problem = f"HTTP {resp.status_code} {resp.text[:200]!r}"
                 if resp.status_code != 429 and resp.status_code < 500:
                     break  # the receiver refuses this request: retrying will not help
-            if attempt < self.attempts:
-                self._sleep(self.backoff * 2 ** (attempt - 1))
         raise DeliveryError(f"POST {redact(self.url)} failed after {attempt} attempt(s): {problem}")
 
     def close(self) -> None:
@@ -235,7 +234,7 @@ class EmailNotifier:
 
     def _deliver(self, msg: EmailMessage) -> None:
         problem = ""
-        for attempt in range(1, self.attempts + 1):
+        for attempt in attempts(self.attempts, Backoff(self.backoff), self._sleep):  # noqa: B007 (reported after the loop)
             try:
                 self._send_once(msg)
                 return
@@ -248,8 +247,6 @@ class EmailNotifier:
                 break
             except (smtplib.SMTPException, OSError) as err:
                 problem = f"{type(err).__name__}: {err}"
-            if attempt < self.attempts:
-                self._sleep(self.backoff * 2 ** (attempt - 1))
         s = self.smtp
         raise DeliveryError(
             f"e-mail via {s.host}:{s.port} to {', '.join(self.recipients)} failed after "

@@ -21,7 +21,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
-import time
 from collections.abc import Sequence
 
 from kafka import KafkaProducer
@@ -34,6 +33,7 @@ from services.kafka.admin import require_bootstrap
 from services.kafka.codec import encode
 from services.kafka.ports import Producer, SendFuture
 from services.metrics import PipelineMetrics
+from services.retry import Backoff, attempts
 
 log = logging.getLogger(__name__)
 
@@ -129,7 +129,7 @@ class KafkaPublisher:
         with self._lock:
             pending = list(events)
             last_error: BaseException | None = None
-            for attempt in range(1, self.max_attempts + 1):
+            for attempt in attempts(self.max_attempts, Backoff(self.backoff)):
                 futures: list[tuple[Event, SendFuture | None]] = []
                 for ev in pending:
                     rec = encode(ev, attempt, replay)
@@ -169,8 +169,6 @@ class KafkaPublisher:
                     last_error,
                 )
                 pending = failed
-                if attempt < self.max_attempts:
-                    time.sleep(self.backoff * 2 ** (attempt - 1))
             raise PublishError(
                 f"{len(pending)} events not acknowledged by Kafka after {self.max_attempts} "
                 f"attempts (first: {type(pending[0]).__name__} {pending[0].id}): {last_error}"

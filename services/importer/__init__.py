@@ -232,11 +232,11 @@ def rows(path: Path, report: ImportReport) -> Iterator[tuple[int, dict[str, Any]
             try:
                 for row in reader:
                     report.rows += 1
-                    line, start = start, reader.line_num + 1
+                    first, start = start, reader.line_num + 1  # a row may span lines
                     if None in row:  # more cells than the header has names
-                        report.bad_row(f"{path}:{line}", "more fields than the header")
+                        report.bad_row(f"{path}:{first}", "more fields than the header")
                         continue
-                    yield line, dict(row)
+                    yield first, dict(row)
             except csv.Error as err:
                 report.bad_row(f"{path}:{reader.line_num}", f"unreadable CSV: {err}")
 

@@ -154,7 +154,15 @@ class NarrativeDetector(Detector):
                 }
         title_scan, title_cues = cues.get("title", (None, []))
         out: list[PackScore] = []
-        for pack_id, raw_hits in per_pack.items():
+        counted: dict[str, set[int]] = {"title": set(), "text": set()}
+        # specific packs first; a fallback pack then only scores words they left over
+        order = sorted(per_pack, key=lambda pid: self.packs[pid].fallback)
+        for pack_id in order:
+            raw_hits = per_pack[pack_id]
+            if self.packs[pack_id].fallback:
+                raw_hits = [x for x in raw_hits if not _words(x[2]) <= counted[x[0]]]
+                if not raw_hits:
+                    continue
             # a title cue that is part of this pack's own claim in the title
             # ("No evidence of Russian meddling") does not refute the pack
             own_title = [h for f, _, h in raw_hits if f == "title"]
@@ -175,6 +183,8 @@ class NarrativeDetector(Detector):
                 if key not in best or best[key].weight < w:
                     best[key] = Hit(fname, scan, h, w, cue, cue_field, cue_scan)
             hits = _distinct_spans(best.values())
+            for x in hits:
+                counted[x.field] |= _words(x.hit)
             p = 1.0
             for x in hits[: self.opts.max_hits]:
                 p *= 1.0 - x.weight
@@ -256,13 +266,17 @@ def _distinct_spans(hits: Iterable[Hit]) -> list[Hit]:
     out: list[Hit] = []
     counted: dict[str, set[int]] = {}
     for h in sorted(hits, key=lambda x: (-x.weight, x.field, x.hit.first, x.hit.rule.id)):
-        words = {i for a, b in h.hit.spans for i in range(a, b)}
+        words = _words(h.hit)
         seen = counted.setdefault(h.field, set())
         if words <= seen:
             continue
         seen |= words
         out.append(h)
     return out
+
+
+def _words(hit: RuleHit) -> set[int]:
+    return {i for a, b in hit.spans for i in range(a, b)}
 
 
 def _as_cue(rule: Rule) -> Rule:

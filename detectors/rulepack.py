@@ -97,6 +97,9 @@ class Pack(_Strict):
     countries: tuple[str, ...] = ()
     weight: float = Field(default=0.6, gt=0.0, le=1.0)
     """Default weight of one matched rule; a rule may override it."""
+    fallback: bool = False
+    """A generic pack: its hits count only on words no other pack's hit matched, so the
+    same words never score twice across packs ("NATO aggression" is nato-aggression's)."""
     terms: dict[str, tuple[Term, ...]]
     tests: dict[str, LanguageTests]
 

@@ -122,3 +122,13 @@ def test_same_words_matched_by_two_rules_count_once(detector: NarrativeDetector)
     (ps,) = bundled.analyse(ArticleView(make_article("NATO aggression.")))
     # the literal phrase and the concept rule match the same two words: one piece of evidence
     assert len(ps.hits) == 1
+
+
+def test_fallback_pack_scores_only_words_no_specific_pack_matched() -> None:
+    det = NarrativeDetector(NarrativeOptions())
+    specific = det.analyse(ArticleView(make_article("Двадесет година од НАТО агресије.")))
+    assert [s.pack.id for s in specific] == ["nato-aggression"]
+    generic = det.analyse(
+        ArticleView(make_article("The West destroys sovereign states and humiliates them."))
+    )
+    assert "western-hostility" in {s.pack.id for s in generic}

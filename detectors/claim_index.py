@@ -188,34 +188,61 @@ class _Vectors:
     stems: list[Array]
 
 
-def _vectors(texts: Iterable[ClaimText]) -> _Vectors:
-    """Claims sorted by id, one vector per distinct text of a claim (order fixed)."""
+_Entry = tuple[str, Array, Array]  # kind, hashed 4-grams, hashed stems
+
+
+def _vectors(texts: Iterable[ClaimText], previous: ClaimIndex | None = None) -> _Vectors:
+    """Claims sorted by id, one vector per distinct text of a claim (order fixed).
+
+    With `previous`, its claims whose id is not among `texts` are kept as they are
+    (their hashed features; an index holds no text to recompute them from).
+    """
+    from hybridwatch.textfold import fold
+
     by_claim: dict[str, list[ClaimText]] = {}
     for t in texts:
         by_claim.setdefault(t.claim_id, []).append(t)
-    from hybridwatch.textfold import fold
-
-    out = _Vectors([], [], [], [], [])
-    for cid in sorted(by_claim):
-        group = sorted(by_claim[cid], key=lambda t: (t.kind, t.text))
-        first = group[0]
-        url = next((t.url for t in group if t.url), None)
-        date = next((t.date for t in group if t.date), None)
-        seen: set[bytes] = set()
-        start = len(out.grams)
+    meta: dict[str, dict[str, Any]] = {}
+    entries: dict[str, list[_Entry]] = {}
+    for cid, group in by_claim.items():
+        group.sort(key=lambda t: (t.kind, t.text))
+        meta[cid] = {
+            "id": cid,
+            "url": next((t.url for t in group if t.url), None),
+            "date": next((t.date for t in group if t.date), None),
+            "source": group[0].source,
+        }
+        entries[cid] = []
         for t in group:
             stream = stream_of(fold(t.text), CLAIM_CHARS)
-            grams = gram_features(stream)
+            entries[cid].append((t.kind, gram_features(stream), stem_features(stream)))
+    if previous is not None:
+        for v in range(previous.n_vectors):
+            claim = previous.claims[int(previous.vec_claim[v])]
+            if claim["id"] in by_claim:
+                continue
+            meta.setdefault(claim["id"], dict(claim))
+            grams = previous.feat_ids[
+                previous.vec_feat[previous.vec_ptr[v] : previous.vec_ptr[v + 1]]
+            ]
+            entries.setdefault(claim["id"], []).append(
+                (previous.kind_of(v), grams, previous.vector_stems(v))
+            )
+    out = _Vectors([], [], [], [], [])
+    for cid in sorted(entries):
+        seen: set[bytes] = set()
+        start = len(out.grams)
+        for kind, grams, stems in entries[cid]:
             key = grams.tobytes()
             if not len(grams) or key in seen:
                 continue
             seen.add(key)
             out.vec_claim.append(len(out.claims))
-            out.vec_kind.append(t.kind)
-            out.grams.append(grams)
-            out.stems.append(stem_features(stream))
+            out.vec_kind.append(kind)
+            out.grams.append(np.asarray(grams, dtype=np.uint32))
+            out.stems.append(np.asarray(stems, dtype=np.uint32))
         if len(out.grams) > start:
-            out.claims.append({"id": cid, "url": url, "date": date, "source": first.source})
+            out.claims.append(meta[cid])
     return out
 
 
@@ -224,6 +251,7 @@ def build_index(
     background: Iterable[str] = (),
     metadata: Mapping[str, Any] | None = None,
     base: ClaimIndex | None = None,
+    previous: ClaimIndex | None = None,
 ) -> bytes:
     """The bytes of an index file over `texts` (deterministic: same input, same bytes).
 
@@ -231,11 +259,12 @@ def build_index(
     (ordinary news, so n-grams and words common in any article weigh little).
     With `base` (an operator's import on top of the shipped index) the idf of each
     feature is the base index's, and features the base has never seen get its
-    highest idf, so similarities on both indexes are on one scale.
+    highest idf, so similarities on both indexes are on one scale. With `previous`
+    (an earlier import), its claims stay unless `texts` holds the same claim id.
     """
     from hybridwatch.textfold import fold
 
-    v = _vectors(texts)
+    v = _vectors(texts, previous)
     gram_vocab = (
         np.unique(np.concatenate(v.grams)) if v.grams else np.zeros(0, dtype=np.uint32)
     ).astype(np.uint32)

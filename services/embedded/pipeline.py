@@ -24,7 +24,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -82,8 +82,11 @@ class EmbeddedPipeline:
         alert_retry: float = 60.0,
         archive: Archive | None = None,
         dead_letters: DeadLetterTable | None = None,
+        before_batch: Callable[[], object] | None = None,
     ) -> None:
         self.suite = suite
+        self.before_batch = before_batch
+        """Called in the worker thread before each batch (e.g. reload imported claims)."""
         self.store = store
         self.alerter = alerter
         self.alert_retry = alert_retry
@@ -175,6 +178,12 @@ class EmbeddedPipeline:
                     log.error("delivering %d alert(s) failed: %s", len(new_alerts), err)
 
     def _process(self, articles: tuple[Article, ...]) -> list[Alert]:
+        if self.before_batch is not None:
+            try:
+                self.before_batch()
+            except Exception as err:  # e.g. a reload failed: detect with what is loaded
+                self._remember(f"before-batch hook failed: {err}")
+                log.error("before-batch hook failed: %s", err)
         result = run_batch(
             self.suite, self.alerter.subscriptions, articles, self.state, self.alerter.replay
         )

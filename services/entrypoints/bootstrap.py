@@ -279,6 +279,7 @@ def build_embedded(settings: Settings) -> Embedded:
     """`hybridwatch run`: store, ingest state, suite, alerter, pipeline, poller."""
     from ingest.poller import Poller
     from ingest.state import IngestState
+    from services.claims.reload import ImportedClaims
     from services.embedded.pipeline import EmbeddedPipeline
 
     sources = load_sources(settings)
@@ -296,8 +297,15 @@ def build_embedded(settings: Settings) -> Embedded:
         undo.callback(ingest_state.close)
         archive = open_archive(settings) if settings.archive.embedded else None
         alerter = build_alerter(settings, store, data_dir)
+        claims = ImportedClaims(data_dir, suite.detectors)  # `claims import`, no restart
+        claims.refresh()
         pipeline = EmbeddedPipeline(
-            suite, store, alerter, alert_retry=settings.alerts.retry_seconds, archive=archive
+            suite,
+            store,
+            alerter,
+            alert_retry=settings.alerts.retry_seconds,
+            archive=archive,
+            before_batch=claims.refresh,
         )
         poller = Poller(settings, sources, ingest_state, pipeline.publish)
         undo.pop_all()

@@ -163,6 +163,24 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--outlet", help="outlet name of every row (when not mapped)")
     p.add_argument("--dry-run", action="store_true", help="check and count, write nothing")
 
+    p = sub.add_parser("claims", help="the known-claim database (fact-checks)")
+    cl = p.add_subparsers(dest="action", metavar="ACTION", required=True)
+    q = cl.add_parser(
+        "import", help="load fact-checked claims (JSONL/CSV); `run` picks them up, no restart"
+    )
+    _add_config(q)
+    q.add_argument("file", metavar="FILE", help=".jsonl/.ndjson or .csv/.tsv, optionally .gz")
+    q.add_argument(
+        "--map",
+        action="append",
+        default=[],
+        metavar="FIELD=COLUMN,...",
+        help="which column holds each field: id, text (text=title+summary: several), url, "
+        "date, label; default columns: id|claim_id|case_id, text|claim|title|summary, "
+        "url|euvsdisinfo_url|link, date, label|rating|verdict",
+    )
+    q.add_argument("--json", action="store_true", help="print the report as JSON")
+
     p = sub.add_parser("topics", help="create the Kafka topics (idempotent)")
     _add_config(p)
 
@@ -229,6 +247,7 @@ COMMAND_MODULES = {
     "archive": "services.entrypoints.archive",
     "replay": "services.entrypoints.replay",
     "import": "services.entrypoints.importer",
+    "claims": "services.entrypoints.claims",
     "topics": "services.entrypoints.topics",
     "api": "services.entrypoints.api",
     "triage": "services.entrypoints.triage",

@@ -114,7 +114,10 @@ def run(
 
 
 def main(args: argparse.Namespace, settings: Settings) -> int:
+    from services.claims.reload import ImportedClaims
+
     suite = build_suite(settings)
+    ImportedClaims(settings.data_dir, suite.detectors).refresh()  # `claims import`ed ones
     with ExitStack() as stack:
         try:
             src = _open_in(args.input, stack)

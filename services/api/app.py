@@ -85,6 +85,8 @@ class StrictQueryRoute(APIRoute):
 
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         handler = super().get_route_handler()
+        if not self.include_in_schema:  # the page: its query string is the page's own state
+            return handler
         known = _query_names(self.dependant)
 
         async def strict(request: Request) -> Response:

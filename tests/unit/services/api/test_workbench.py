@@ -116,6 +116,11 @@ def test_unknown_parameters_are_422_naming_them(client: TestClient) -> None:
     assert r.status_code == 422 and "limit: unknown parameter" in r.json()["error"]
 
 
+def test_the_page_takes_its_own_query_string(client: TestClient) -> None:
+    r = client.get("/?country=MK&q=referendum&flagged=0&article=abc")
+    assert r.status_code == 200 and "hybridwatch live" in r.text
+
+
 def test_malformed_parameters_are_422_naming_them(client: TestClient) -> None:
     r = client.get("/api/articles", params={"flagged": "maybe"})
     assert r.status_code == 422 and r.json()["error"].startswith("flagged:")

@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed-stamp
 PYTEST := $(BIN)/python -m pytest
 
 .PHONY: help install run run-once demo lint fmt test test-unit test-integration test-e2e \
-        services-up services-down bench clean
+        services-up services-down bench clean browser-tools
 
 help:
 	@echo "make run            create .venv, install, start the embedded pipeline + API on :8686"
@@ -57,10 +57,16 @@ test-unit: install
 test-integration: install
 	source deploy/local/services.sh env && $(call run_pytest,tests/integration)
 
-test-e2e: install
+# Test tooling: Debian's Chromium, driven by Playwright in tests/e2e/test_page_browser.py.
+browser-tools:
+	@command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 || \
+	  { echo "installing chromium for the browser tests (apt-get)"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; }
+
+test-e2e: install browser-tools
 	source deploy/local/services.sh env && $(call run_pytest,tests/e2e)
 
-test: install lint test-unit services-up
+test: install lint test-unit browser-tools services-up
 	@trap '$(MAKE) --no-print-directory services-down' EXIT; \
 	  source deploy/local/services.sh env && $(call run_pytest,tests/integration tests/e2e)
 

@@ -163,6 +163,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--outlet", help="outlet name of every row (when not mapped)")
     p.add_argument("--dry-run", action="store_true", help="check and count, write nothing")
 
+    p = sub.add_parser("train", help="rebuild the learned detector's weights from the data")
+    _add_config(p)
+    p.add_argument("--data", metavar="DIR", help="data folder (default: ../shared/data)")
+    p.add_argument("--out", metavar="FILE", help="weights file (default: the bundled one)")
+    p.add_argument("--folds", type=_positive_int, default=5, help="cross-validation folds")
+    p.add_argument("--no-cv", action="store_true", help="skip cross-validation (faster)")
+    p.add_argument(
+        "--no-translate",
+        action="store_true",
+        help="do not use Apertium translations (the result differs from the shipped weights)",
+    )
+    p.add_argument("--json", action="store_true", help="print the report as JSON")
+
     p = sub.add_parser("claims", help="the known-claim database (fact-checks)")
     cl = p.add_subparsers(dest="action", metavar="ACTION", required=True)
     q = cl.add_parser(
@@ -248,6 +261,7 @@ COMMAND_MODULES = {
     "replay": "services.entrypoints.replay",
     "import": "services.entrypoints.importer",
     "claims": "services.entrypoints.claims",
+    "train": "services.entrypoints.train",
     "topics": "services.entrypoints.topics",
     "api": "services.entrypoints.api",
     "triage": "services.entrypoints.triage",

@@ -1,0 +1,364 @@
+"""Learned detector: linear models fitted on train/ by `hybridwatch train`.
+
+It complements the rule packs where they are weakest - claims phrased in ways no
+rule anticipated - and explains itself like every detector: each signal's evidence
+spans are the words (unigrams, bigrams, concept words) that contributed most to its
+score, as exact offsets into the article's original title and text.
+
+Two sub-models (reasoning in services/learning/train.py and docs/detectors.md):
+`english` reads word n-grams and runs only on text that reads as English (function
+word count, `detectors.learned_features.is_english`; the declared language is not
+trusted); `concepts` reads language-free concept tokens from the multilingual concept
+lexicon and runs on every text. The article's probability is the larger of the two,
+mapped to a score so that the operating point chosen on the dev files (stored in
+the weights file) scores 0.5 - the suite's flag threshold.
+
+Pure: the weights file is read once when the detector is built; no state, no I/O
+per article.
+"""
+
+from __future__ import annotations
+
+import zlib
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal, Protocol
+
+import numpy as np
+import numpy.typing as npt
+from pydantic import Field
+
+from detectors.base import Detector, DetectorConfigError, DetectorOptions, State
+from detectors.learned_features import MAX_CHARS, TOKEN, Featurizer, Tokens, is_english
+from detectors.learned_model import MODEL_FILE, ModelFile, ModelFileError, load_model_file, sigmoid
+from detectors.narrative import severity_for
+from detectors.view import ArticleView
+from hybridwatch.events import Evidence, Signal
+
+FieldName = Literal["title", "text"]
+CONCEPT_BITS = 18
+FRAME_KINDS = frozenset({"frame", "cue"})
+CONCEPT_PAIR_CHARS = 120
+"""Two concepts whose matches start within this many folded characters form a pair."""
+
+
+class ConceptSource(Protocol):
+    """The multilingual concept lexicon as the learned detector uses it."""
+
+    @property
+    def version(self) -> object: ...
+
+    @property
+    def specs(self) -> Mapping[str, Any]:
+        """Concept name -> its spec; `spec.kind` is actor, place, frame, topic or cue."""
+        ...
+
+    def concepts(self, folded: str, language: str | None) -> list[tuple[str, int, int]]:
+        """(concept, start, end) of every concept word in `folded`, in text order."""
+        ...
+
+
+def load_lexicon() -> ConceptSource | None:
+    """The bundled concept lexicon, or None when this build has none."""
+    try:
+        from detectors.concepts import ConceptLexicon
+    except ImportError:
+        return None
+    lexicon: ConceptSource = ConceptLexicon.load()
+    return lexicon
+
+
+def lexicon_id(lexicon: ConceptSource | None) -> str | None:
+    """Version and content digest of the lexicon the weights were trained with."""
+    if lexicon is None:
+        return None
+    return f"{lexicon.version}-{getattr(lexicon, 'digest', '')}"
+
+
+def _crc(key: str) -> int:
+    return zlib.crc32(key.encode("utf-8"))
+
+
+class LearnedFeatures:
+    """The feature functions of both sub-models (training and run time share them)."""
+
+    def __init__(self, lexicon: ConceptSource | None, concept_bits: int = CONCEPT_BITS) -> None:
+        self.words = Featurizer()
+        self.lexicon = lexicon
+        self.concept_bits = concept_bits
+        self._cmask = (1 << concept_bits) - 1
+        self._ccache: dict[str, int] = {}
+        self._kinds: dict[str, str] = {}
+
+    def describe(self) -> dict[str, Any]:
+        return {
+            "word_bits": self.words.n_bits,
+            "concept_bits": self.concept_bits,
+            "concept_pair_chars": CONCEPT_PAIR_CHARS,
+            "max_chars": MAX_CHARS,
+            "lexicon": lexicon_id(self.lexicon),
+        }
+
+    # -- english ---------------------------------------------------------------
+    def english_indices(self, text: str) -> npt.NDArray[np.int64]:
+        from hybridwatch.textfold import fold
+
+        return self.words.indices(self.words.tokens(fold(text)))
+
+    # -- concepts --------------------------------------------------------------
+    def concept_matches(self, folded: str, english: bool) -> list[tuple[str, int, int]]:
+        if self.lexicon is None:
+            return []
+        return self.lexicon.concepts(folded[:MAX_CHARS], "en" if english else None)
+
+    def concept_keys(self, matches: Sequence[tuple[str, int, int]]) -> list[str]:
+        """Feature keys: each frame or cue concept (what is said: AGGRESSION, PUPPET,
+        LIES ...) and each pair of nearby concepts of which one is a frame (who is said
+        to do it: NATO x AGGRESSION). Actors, places and topics alone are no feature:
+        neutral news name NATO, Russia and Kosovo as often as claims do, and a model
+        that sees them alone learns the subject instead of the claim."""
+        kind = self._kind
+        keys = {f"c:{c}" for c, _, _ in matches if kind(c) in FRAME_KINDS}
+        for i, (a, sa, _) in enumerate(matches):
+            for b, sb, _ in matches[i + 1 :]:
+                if sb - sa > CONCEPT_PAIR_CHARS:
+                    break
+                if a != b and (kind(a) == "frame" or kind(b) == "frame"):
+                    lo, hi = (a, b) if a < b else (b, a)
+                    keys.add(f"p:{lo}|{hi}")
+        return sorted(keys)
+
+    def _kind(self, concept: str) -> str:
+        k = self._kinds.get(concept)
+        if k is None:
+            spec = self.lexicon.specs.get(concept) if self.lexicon is not None else None
+            k = str(getattr(spec, "kind", ""))
+            self._kinds[concept] = k
+        return k
+
+    def concept_index(self, key: str) -> int:
+        h = self._ccache.get(key)
+        if h is None:
+            h = _crc(key) & self._cmask
+            self._ccache[key] = h
+        return h
+
+    def concept_indices_of(self, matches: Sequence[tuple[str, int, int]]) -> npt.NDArray[np.int64]:
+        return np.unique(
+            np.array([self.concept_index(k) for k in self.concept_keys(matches)], dtype=np.int64)
+        )
+
+    def concept_indices(self, text: str, english: bool | None = None) -> npt.NDArray[np.int64]:
+        """Concept feature indices of a plain text; `english` None: decided from the text."""
+        from hybridwatch.textfold import fold
+
+        folded = fold(text)
+        if english is None:
+            english = is_english(self.words.tokens(folded).words)
+        return self.concept_indices_of(self.concept_matches(folded, english))
+
+
+class LearnedOptions(DetectorOptions):
+    model_file: str | None = None
+    """Weights file written by `hybridwatch train`; default: the bundled one."""
+    min_score: float = Field(default=0.25, ge=0.0, le=1.0)
+    """Scores below this emit no signal."""
+    max_evidence: int = Field(default=6, ge=1, le=50)
+
+
+@dataclass(frozen=True)
+class _Span:
+    field: FieldName
+    start: int
+    end: int
+    weight: float
+    rule: str
+
+
+class LearnedDetector(Detector):
+    name = "learned"
+    Options = LearnedOptions
+
+    def __init__(self, options: DetectorOptions) -> None:
+        super().__init__(options)
+        assert isinstance(options, LearnedOptions)
+        self.opts = options
+        path = Path(options.model_file) if options.model_file else MODEL_FILE
+        try:
+            self.model_file: ModelFile = load_model_file(path)
+        except ModelFileError as err:
+            raise DetectorConfigError(f"detectors.options.learned.model_file: {err}") from err
+        self.english = self.model_file.models.get("english")
+        self.concept_model = self.model_file.models.get("concepts")
+        lexicon = load_lexicon() if self.concept_model is not None else None
+        expected = self.model_file.meta.get("features", {}).get("lexicon")
+        if self.concept_model is not None and lexicon_id(lexicon) != expected:
+            raise DetectorConfigError(
+                "detectors.options.learned.model_file: the weights were trained with concept "
+                f"lexicon {expected!r} but this build has {lexicon_id(lexicon)!r};"
+                " run `hybridwatch train`"
+            )
+        self.features = LearnedFeatures(
+            lexicon, int(self.model_file.meta.get("features", {}).get("concept_bits", 18))
+        )
+        op = self.model_file.meta.get("operating_point", {})
+        self.threshold = float(op.get("probability", 0.5))
+
+    def _score(self, p: float) -> float:
+        """Probability -> signal score: the operating point scores 0.5, 1.0 scores 0.95."""
+        return probability_to_score(p, self.threshold)
+
+    def detect(self, article: ArticleView, state: State) -> list[Signal]:
+        title, text = article.title, article.text
+        folded = f"{title.folded}\n{text.folded}"
+        tokens = self.features.words.tokens(folded)
+        english = is_english(tokens.words) or (not tokens.words or _plain_ascii(article, tokens))
+        best_p = 0.0
+        best: str | None = None
+        present = np.empty(0, dtype=np.int64)
+        if english and self.english is not None:
+            present = self.features.words.indices(tokens)
+            p = sigmoid(self.english.logit(present))
+            if p > best_p:
+                best_p, best = p, "english"
+        matches: list[tuple[str, int, int]] = []
+        if self.concept_model is not None:
+            matches = self.features.concept_matches(folded, english)
+            cidx = self.features.concept_indices_of(matches)
+            p = sigmoid(self.concept_model.logit(cidx))
+            if p > best_p:
+                best_p, best = p, "concepts"
+        score = round(self._score(best_p), 4)
+        if best is None or score < self.opts.min_score:
+            return []
+        if best == "english":
+            spans = self._english_evidence(article, present)
+        else:
+            spans = self._concept_evidence(article, matches)
+        evidence = tuple(
+            Evidence(
+                field=s.field,
+                start=s.start,
+                end=s.end,
+                text=getattr(article.article, s.field)[s.start : s.end],
+                rule=s.rule,
+            )
+            for s in spans[: self.opts.max_evidence]
+        )
+        art = article.article
+        return [
+            Signal(
+                id=Signal.make_id(art.id, self.name, None),
+                article_id=art.id,
+                detector=self.name,
+                country=article.country,
+                narrative=None,
+                severity=severity_for(score),
+                score=score,
+                evidence=evidence,
+                event_time=art.published,
+                details={
+                    "model": best,
+                    "probability": round(best_p, 4),
+                    "operating_point": round(self.threshold, 4),
+                    "model_version": self.model_file.version,
+                },
+            )
+        ]
+
+    # -- evidence --------------------------------------------------------------
+    def _field_tokens(self, article: ArticleView) -> list[tuple[FieldName, str, int, int]]:
+        """(field, token, folded start, folded end) of title then text, within MAX_CHARS."""
+        out: list[tuple[FieldName, str, int, int]] = []
+        budget = MAX_CHARS
+        names: tuple[FieldName, FieldName] = ("title", "text")
+        for name in names:
+            ff = article.folded(name)
+            part = ff.folded[: max(budget, 0)]
+            budget -= len(ff.folded) + 1
+            out.extend((name, m.group(), m.start(), m.end()) for m in TOKEN.finditer(part))
+        return out
+
+    def _english_evidence(
+        self, article: ArticleView, present: npt.NDArray[np.int64]
+    ) -> list[_Span]:
+        assert self.english is not None
+        contrib = dict(
+            zip(present.tolist(), self.english.contributions(present).tolist(), strict=True)
+        )
+        words = self.features.words
+        toks = self._field_tokens(article)
+        cands: list[_Span] = []
+        for i, (fname, tok, s, e) in enumerate(toks):
+            w = contrib.get(words.unigram_index(tok), 0.0)
+            if w > 0:
+                cands.append(self._span(article, fname, s, e, w, f"learned:english:{tok}"))
+            if i + 1 < len(toks) and toks[i + 1][0] == fname:
+                nxt = toks[i + 1]
+                w2 = contrib.get(words.bigram_index(tok, nxt[1]), 0.0)
+                if w2 > 0:
+                    cands.append(
+                        self._span(article, fname, s, nxt[3], w2, f"learned:english:{tok} {nxt[1]}")
+                    )
+        return _best_spans(cands)
+
+    def _concept_evidence(
+        self, article: ArticleView, matches: Sequence[tuple[str, int, int]]
+    ) -> list[_Span]:
+        assert self.concept_model is not None
+        title_len = len(article.title.folded)
+        weights = self.concept_model.dense
+        feats = self.features
+        score_of: dict[str, float] = {}
+        for key in feats.concept_keys(matches):
+            w = float(weights[feats.concept_index(key)])
+            for concept in key[2:].split("|"):
+                score_of[concept] = score_of.get(concept, 0.0) + w
+        cands: list[_Span] = []
+        for concept, s, e in matches:
+            w = score_of.get(concept, 0.0)
+            if w <= 0:
+                continue
+            if s < title_len:
+                cands.append(self._span(article, "title", s, e, w, f"learned:concept:{concept}"))
+            elif s > title_len:
+                off = title_len + 1
+                cands.append(
+                    self._span(article, "text", s - off, e - off, w, f"learned:concept:{concept}")
+                )
+        return _best_spans(cands)
+
+    @staticmethod
+    def _span(article: ArticleView, fname: FieldName, s: int, e: int, w: float, rule: str) -> _Span:
+        start, end = article.folded(fname).span(s, e)
+        return _Span(fname, start, end, w, rule)
+
+
+def _plain_ascii(article: ArticleView, tokens: Tokens) -> bool:
+    """No function word of either side: English only when the original is plain ASCII
+    (regional headlines almost always carry Cyrillic or diacritics)."""
+    from detectors.learned_features import ENGLISH_MARKERS, REGIONAL_MARKERS
+
+    if any(t in ENGLISH_MARKERS or t in REGIONAL_MARKERS for t in tokens.words):
+        return False
+    return article.article.title.isascii() and article.article.text[:MAX_CHARS].isascii()
+
+
+def _best_spans(cands: list[_Span]) -> list[_Span]:
+    """Strongest first, one span per distinct text position, no overlaps."""
+    cands.sort(key=lambda s: (-s.weight, s.field, s.start, s.end))
+    taken: list[_Span] = []
+    for c in cands:
+        if c.end <= c.start:
+            continue
+        if any(t.field == c.field and t.start < c.end and c.start < t.end for t in taken):
+            continue
+        taken.append(c)
+    return taken
+
+
+def probability_to_score(p: float, threshold: float) -> float:
+    """Exposed for the trainer's reports: the detector's score for probability p."""
+    t = min(max(threshold, 1e-6), 1 - 1e-6)
+    return min(0.95, 0.5 + 0.45 * (p - t) / (1 - t)) if p >= t else 0.5 * p / t

@@ -1,0 +1,77 @@
+"""`hybridwatch train`: rebuild the learned detector's weights from the data files.
+
+Fits on `train/`, picks the operating points on the dev files, cross-validates on
+`train/` (grouped by case, folds by case date) and writes the weights file - by
+default the bundled one, so a fresh checkout rebuilds exactly what it ships (the
+file is canonical: same data, same bytes). The logic is in services/learning/.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from hybridwatch.config import ConfigError, Settings
+
+
+def default_data_dir() -> Path:
+    """`../shared/data` beside the checkout, where the project's data lives."""
+    return Path(__file__).resolve().parents[2].parent / "shared" / "data"
+
+
+def main(args: argparse.Namespace, settings: Settings) -> int:
+    from detectors.learned_model import MODEL_FILE
+    from services.learning import corpus, translate
+    from services.learning.run import train
+    from services.learning.train import TrainOptions
+
+    data = Path(args.data) if args.data else default_data_dir()
+    out = Path(args.out) if args.out else MODEL_FILE
+    options = TrainOptions(folds=args.folds)
+    try:
+        report = train(
+            data,
+            out,
+            options,
+            translate_news=not args.no_translate,
+            cross_validation=not args.no_cv,
+        )
+    except corpus.CorpusError as err:
+        raise ConfigError(f"--data: {err}") from err
+    except translate.TranslatorMissing as err:
+        print(f"hybridwatch train: {err}", file=sys.stderr)
+        return 2
+    summary = {
+        "out": str(out),
+        "version": report.model_file.version,
+        "operating_point": report.model_file.meta["operating_point"],
+        "validation_dev": report.validation,
+        "cross_validation_train": report.cross_validation or None,
+        "seconds": round(report.seconds, 1),
+    }
+    if args.json:
+        print(json.dumps(summary, indent=2))
+    else:
+        print(render(summary))
+    return 0
+
+
+def render(summary: dict[str, object]) -> str:
+    lines = [f"weights: {summary['out']} (version {summary['version']})"]
+    for title, key in (
+        ("validation on dev (learned detector alone)", "validation_dev"),
+        ("cross-validation on train/ (grouped by case, folds by date)", "cross_validation_train"),
+    ):
+        rep = summary.get(key)
+        if not isinstance(rep, dict):
+            continue
+        lines.append(
+            f"{title}: precision {rep['precision']:.3f}  recall {rep['recall']:.3f}  "
+            f"F1 {rep['f1']:.3f}"
+        )
+        for cell, v in rep["cells"].items():
+            lines.append(f"  {cell:<28} {v['flagged']:>6} / {v['n']:<6} flagged ({v['rate']:.3f})")
+    lines.append(f"done in {summary['seconds']} s")
+    return "\n".join(lines)

@@ -1,0 +1,179 @@
+"""The learned detector: features, weights file, signals and their evidence spans.
+
+The models here are fitted in the test on a handful of synthetic sentences (written
+for these tests), so the assertions are about mechanics - same features at training
+and run time, exact evidence offsets, canonical files - not about quality, which
+`hybridwatch train` reports on the real data.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from detectors.base import DetectorConfigError
+from detectors.learned import LearnedDetector, LearnedFeatures, LearnedOptions, load_lexicon
+from detectors.learned_features import Featurizer, is_english
+from detectors.learned_model import LinearModel, ModelFile, ModelFileError, load_model_file
+from detectors.view import ArticleView
+from hybridwatch.textfold import fold
+from tests.unit.detectors.conftest import make_article
+
+# Synthetic sentences, written for these tests.
+CLAIMS = [
+    "NATO is secretly preparing an aggression against the Serbian people",
+    "The West installed a puppet regime to occupy the country",
+    "The referendum was orchestrated by Washington to humiliate the nation",
+    "NATO bombs poisoned the children with depleted uranium",
+    "The puppet government betrayed the people to the globalists",
+    "Brussels wants to colonise the Balkans and destroy the Orthodox church",
+]
+NEWS = [
+    "The minister said on Tuesday that the new bridge will open in May",
+    "Prices of bread rose by two percent in the last quarter, the statistics office said",
+    "The football club announced a new coach after the season ended",
+    "The government met union leaders to discuss wages in the public sector",
+    "Rain is expected in the north of the country during the weekend",
+    "The court adjourned the trial until next month, a spokesman said",
+]
+
+
+def _fit(rows: list[np.ndarray], y: list[int], n_bits: int) -> LinearModel:
+    from scipy.sparse import csr_matrix
+    from sklearn.linear_model import LogisticRegression
+
+    data, cols, ptr = [], [], [0]
+    for idx in rows:
+        cols.extend(idx.tolist())
+        data.extend([1.0 / np.sqrt(max(idx.size, 1))] * idx.size)
+        ptr.append(len(cols))
+    X = csr_matrix((data, cols, ptr), shape=(len(rows), 1 << n_bits))
+    m = LogisticRegression(C=10.0, max_iter=1000).fit(X, y)
+    nz = np.flatnonzero(m.coef_[0])
+    return LinearModel(n_bits, float(m.intercept_[0]), nz, m.coef_[0][nz].astype(np.float32))
+
+
+@pytest.fixture(scope="module")
+def model_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    feats = LearnedFeatures(load_lexicon())
+    texts = CLAIMS + NEWS
+    y = [1] * len(CLAIMS) + [0] * len(NEWS)
+    english = _fit([feats.english_indices(t) for t in texts], y, feats.words.n_bits)
+    concepts = _fit([feats.concept_indices(t) for t in texts], y, feats.concept_bits)
+    mf = ModelFile(
+        "test-1",
+        {"english": english, "concepts": concepts},
+        {"features": feats.describe(), "operating_point": {"english": 0.5, "concepts": 0.6}},
+    )
+    path = tmp_path_factory.mktemp("learned") / "model.json.gz"
+    path.write_bytes(mf.to_bytes())
+    return path
+
+
+def _detector(path: Path) -> LearnedDetector:
+    return LearnedDetector(LearnedOptions(model_file=str(path), min_score=0.0))
+
+
+def test_english_gate_reads_function_words_not_the_declared_language() -> None:
+    f = Featurizer()
+    assert is_english(f.tokens(fold("The army said that it was ready for the talks")).words)
+    assert not is_english(f.tokens(fold("Влада је рекла да ће се састати са синдикатима")).words)
+    assert not is_english(f.tokens(fold("Qeveria tha se do të takohet me sindikatat")).words)
+    assert not is_english(f.tokens(fold("Vlada je rekla da će se sastati sa sindikatima")).words)
+
+
+def test_feature_indices_do_not_depend_on_the_token_cache() -> None:
+    text = fold("NATO aggression against the people, said the minister")
+    warm = Featurizer()
+    first = warm.indices(warm.tokens(text))
+    again = warm.indices(warm.tokens(text))
+    cold = Featurizer().indices(Featurizer().tokens(text))
+    assert first.tolist() == again.tolist() == cold.tolist()
+    assert warm.unigram_index("nato") in first.tolist()
+    assert warm.bigram_index("nato", "aggression") in first.tolist()
+
+
+def test_cyrillic_and_latin_spellings_share_features() -> None:
+    f = Featurizer()
+    cyr = f.indices(f.tokens(fold("НАТО агресија на Србију")))
+    lat = f.indices(f.tokens(fold("NATO agresija na Srbiju")))
+    assert cyr.tolist() == lat.tolist()
+
+
+def test_weights_file_round_trips_to_the_same_bytes(model_path: Path) -> None:
+    raw = model_path.read_bytes()
+    again = ModelFile.from_bytes(raw).to_bytes()
+    assert again == raw
+    mf = load_model_file(model_path)
+    assert mf.version == "test-1"
+    assert set(mf.models) == {"english", "concepts"}
+
+
+def test_weights_file_of_another_format_is_refused_with_its_path(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.json.gz"
+    bad.write_bytes(b"not gzip")
+    with pytest.raises(ModelFileError, match=r"bad\.json\.gz"):
+        load_model_file(bad)
+    with pytest.raises(DetectorConfigError, match=r"detectors\.options\.learned\.model_file"):
+        LearnedDetector(LearnedOptions(model_file=str(tmp_path / "missing.json.gz")))
+
+
+def test_a_claim_gets_a_signal_whose_evidence_is_exact_text_of_the_article(
+    model_path: Path,
+) -> None:
+    det = _detector(model_path)
+    art = make_article(
+        "Sources claim NATO is secretly preparing an aggression against the people.",
+        title="The puppet regime betrayed the nation",
+    )
+    signals = det.detect(ArticleView(art), {})
+    assert len(signals) == 1
+    sig = signals[0]
+    assert sig.detector == "learned" and sig.score >= 0.5
+    assert sig.evidence, "a learned signal must explain itself"
+    for ev in sig.evidence:
+        assert getattr(art, ev.field)[ev.start : ev.end] == ev.text
+        assert ev.rule.startswith("learned:")
+    assert sig.details["model"] in {"english", "concepts"}
+
+
+def test_ordinary_news_stays_below_the_flag_score(model_path: Path) -> None:
+    det = _detector(model_path)
+    art = make_article("The minister said the new bridge will open in May, the office said.")
+    signals = det.detect(ArticleView(art), {})
+    assert all(s.score < 0.5 for s in signals)
+
+
+def test_cyrillic_evidence_spans_map_back_to_the_original_script(model_path: Path) -> None:
+    det = _detector(model_path)
+    art = make_article(
+        "Марионетски режим је издао народ, НАТО агресија и окупација земље.",
+        title="НАТО агресија",
+        country="RS",
+    )
+    signals = det.detect(ArticleView(art), {})
+    for sig in signals:
+        for ev in sig.evidence:
+            assert getattr(art, ev.field)[ev.start : ev.end] == ev.text
+            assert ev.text and not ev.text.isascii()
+
+
+def test_same_article_gives_the_same_signal_id_and_score(model_path: Path) -> None:
+    art = make_article("NATO bombs poisoned the children with depleted uranium")
+    a = _detector(model_path).detect(ArticleView(art), {})
+    b = _detector(model_path).detect(ArticleView(art), {})
+    assert [s.to_dict() for s in a] == [s.to_dict() for s in b]
+
+
+def test_weights_trained_with_another_concept_lexicon_are_refused(
+    model_path: Path, tmp_path: Path
+) -> None:
+    mf = load_model_file(model_path)
+    meta = dict(mf.meta)
+    meta["features"] = dict(meta["features"], lexicon="0-other")
+    other = tmp_path / "other.json.gz"
+    other.write_bytes(ModelFile(mf.version, mf.models, meta).to_bytes())
+    with pytest.raises(DetectorConfigError, match="hybridwatch train"):
+        _detector(other)

@@ -42,7 +42,7 @@ PATHS = [
 def engine(search_url: str, search_kind: str) -> Iterator[SearchEngineStore]:
     settings = StoreSettings(
         kind=search_kind, url=search_url, index_prefix=f"hwa-{uuid.uuid4().hex[:10]}-"
-    )  # type: ignore[arg-type]
+    )
     store = SearchEngineStore.open(settings)
     store.client_url = search_url
     try:

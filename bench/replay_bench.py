@@ -254,14 +254,14 @@ def run_kafka(
             lag.append(row)
             print(f"  {json.dumps(row)}", flush=True)
             finished = replay.proc.poll() is not None
-            if (
-                finished
-                and articles >= n
-                and row["worker_lag"] == 0
-                and row["indexer_lag"] == 0
-                and (expected_signals is None or signals >= expected_signals)
-            ):
+            drained = finished and articles >= n and row["worker_lag"] == row["indexer_lag"] == 0
+            if drained and (expected_signals is None or signals >= expected_signals):
                 done_at = time.perf_counter()
+                break
+            # everything consumed, yet fewer signals than the embedded run: stop once the
+            # count stops moving (the difference is reported, not waited for)
+            if drained and len(lag) >= 3 and lag[-3]["indexed_signals"] == signals:
+                done_at = t0 + lag[-3]["t"]  # when it stopped moving
                 break
         wall = (done_at or time.perf_counter()) - t0
         time.sleep(6)  # one more refresh interval: nothing may arrive after "done"

@@ -51,6 +51,9 @@ class NarrativeOptions(DetectorOptions):
     negation_window: int = Field(default=12, ge=0, le=100)
     """A cue within this many words of a hit lowers it."""
     negation_factor: float = Field(default=0.35, ge=0.0, le=1.0)
+    lede_cue_words: int = Field(default=20, ge=0, le=200)
+    """A cue among the text's first this many words negates the whole text, as a title
+    cue does (fact-checks open with their verdict: "No evidence given. ..."); 0: off."""
     min_score: float = Field(default=0.2, ge=0.0, le=1.0)
     """Packs scoring below this emit no signal."""
     max_hits: int = Field(default=4, ge=1, le=20)
@@ -153,6 +156,8 @@ class NarrativeDetector(Detector):
                     )
                 }
         title_scan, title_cues = cues.get("title", (None, []))
+        text_scan, text_cues = cues.get("text", (None, []))
+        lede_cues = [c for c in text_cues if c.first < self.opts.lede_cue_words]
         out: list[PackScore] = []
         counted: dict[str, set[int]] = {"title": set(), "text": set()}
         # specific packs first; a fallback pack then only scores words they left over
@@ -169,6 +174,10 @@ class NarrativeDetector(Detector):
             title_cue = next(
                 (c for c in title_cues if not any(_overlaps(c, h) for h in own_title)), None
             )
+            own_text = [h for f, _, h in raw_hits if f == "text"]
+            lede_cue = next(
+                (c for c in lede_cues if not any(_overlaps(c, h) for h in own_text)), None
+            )
             best: dict[str, Hit] = {}
             for fname, scan, h in raw_hits:
                 own = [c for c in cues.get(fname, (scan, []))[1] if not _overlaps(c, h)]
@@ -177,6 +186,8 @@ class NarrativeDetector(Detector):
                 cue_scan: Scan | None = scan
                 if cue is None and title_cue is not None:
                     cue, cue_field, cue_scan = title_cue, "title", title_scan
+                if cue is None and lede_cue is not None:
+                    cue, cue_field, cue_scan = lede_cue, "text", text_scan
                 w = h.rule.weight * (self.opts.negation_factor if cue is not None else 1.0)
                 # a rule counts once however often it repeats; the strongest occurrence wins
                 key = h.rule.id

@@ -2,7 +2,9 @@
 
 Per pack: the share of train disinformation records it flags (score >= the flag
 threshold) - claim titles/summaries (English) and original-language excerpts apart -
-and the share of train neutral news (per language) and of train disproofs it flags.
+and the share of train neutral news (per language; "-topical": only the records whose
+`subjects` name a subject of the narratives - NATO, EU, Kosovo, elections ..., the
+hardest negatives) and of train disproofs it flags.
 The last rows are the packs together: an article is flagged when the narrative risk
 (noisy-OR of the pack scores, as detectors/scoring.py combines them) reaches the
 threshold.
@@ -74,6 +76,8 @@ def read_items(data: Path) -> Iterator[Item]:
                     if title.strip() == text.strip():
                         title = ""
                     yield Item(f"neutral-{lang}", title, text, lang)
+                    if r.get("subjects"):  # on the narratives' subjects: the hard negatives
+                        yield Item(f"neutral-{lang}-topical", title, text, lang)
 
 
 def article(item: Item, n: int) -> ArticleView:

@@ -47,9 +47,22 @@ def test_cue_in_the_title_negates_claims_in_the_body(detector: NarrativeDetector
 
 def test_cue_far_from_the_claim_does_not_negate_it(detector: NarrativeDetector) -> None:
     filler = " ".join(["riječ"] * 40)
-    art = make_article(f"To je lažna vijest. {filler} Prespanski sporazum je nametnut izdajom.")
+    art = make_article(
+        f"{filler} To je lažna vijest. {filler} Prespanski sporazum je nametnut izdajom."
+    )
     (score,) = detector.analyse(ArticleView(art))
     assert score.score >= 0.5
+
+
+def test_cue_opening_the_text_negates_it_like_a_title_cue(detector: NarrativeDetector) -> None:
+    filler = " ".join(["word"] * 30)
+    claim = f"{filler} NATO aggression against Yugoslavia was a crime."
+    plain = detector.analyse(ArticleView(make_article(claim)))[0]
+    checked = detector.analyse(ArticleView(make_article(f"No evidence given. {claim}")))[0]
+    assert checked.score < 0.5 <= plain.score
+    assert checked.negated >= 1
+    late = detector.analyse(ArticleView(make_article(f"{filler} {filler} No proof. {claim}")))
+    assert late[0].score >= 0.5  # a cue past the lede and far from the claim does not count
 
 
 def test_repeating_one_phrase_does_not_inflate_the_score(detector: NarrativeDetector) -> None:

@@ -23,6 +23,7 @@ from detectors.base import Detector, DetectorConfigError
 from detectors.burst import BurstDetector
 from detectors.calendar import CalendarDetector
 from detectors.claims import ClaimsDetector
+from detectors.learned import LearnedDetector
 from detectors.lookalike import LookalikeDetector
 from detectors.narrative import NarrativeDetector
 from detectors.reputation import ReputationDetector
@@ -34,6 +35,7 @@ DETECTORS: tuple[type[Detector], ...] = (
     BurstDetector,
     CalendarDetector,
     ClaimsDetector,
+    LearnedDetector,
     LookalikeDetector,
     NarrativeDetector,
     ReputationDetector,

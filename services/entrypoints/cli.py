@@ -76,6 +76,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--input", "-i", required=True, action="append", help="labelled JSONL (repeatable)"
     )
     p.add_argument("--json", action="store_true", help="print the report as JSON")
+    p.add_argument("--plot", metavar="FILE.png", help="write the precision/recall curve as PNG")
 
     p = sub.add_parser("search", help="search stored articles (either script)")
     _add_config(p)
@@ -167,6 +168,9 @@ def build_parser() -> argparse.ArgumentParser:
     _add_config(p)
     p.add_argument("--data", metavar="DIR", help="data folder (default: ../shared/data)")
     p.add_argument("--out", metavar="FILE", help="weights file (default: the bundled one)")
+    p.add_argument(
+        "--claims-out", metavar="FILE", help="claim index file (default: the bundled one)"
+    )
     p.add_argument("--folds", type=_positive_int, default=5, help="cross-validation folds")
     p.add_argument("--no-cv", action="store_true", help="skip cross-validation (faster)")
     p.add_argument(

@@ -3,10 +3,10 @@
 Records need `id`, `text` and `label` (`disinfo`, `disproof` or `neutral`). How a
 record becomes an article, and why:
 
-* EUvsDisinfo records (they carry `case_id`) are judged on their `text` only: their
-  `title` is the case's claim title, shared by the disinfo *and* the disproof record
-  of the case, so using it would hand the claim to its own fact-check.
-  Other records use their `title` too, unless it merely repeats the text.
+* Every record is judged on its `title` and `text`, exactly as `hybridwatch detect`
+  reads it (the title is dropped only when it merely repeats the text). For an
+  EUvsDisinfo disproof the title is the claim it refutes: a fact-check headlined with
+  the claim is what analysts meet in the wild, and it must not be flagged.
 * Language: a string `language` field is taken as is (Serbian gets its script);
   otherwise (EUvsDisinfo's `language` is the list of *audience* languages, while
   titles, summaries and disproofs are English) the text's language is detected
@@ -66,7 +66,7 @@ def record_language(record: dict[str, Any]) -> str:
 def to_article(record: dict[str, Any]) -> Article:
     text = record.get("text") or ""
     title = record.get("title") or ""
-    if "case_id" in record or title.strip() == str(text).strip():
+    if title.strip() == str(text).strip():
         title = ""
     rec = dict(record)
     rec.setdefault("title", title)
@@ -145,6 +145,7 @@ def evaluate(records: list[dict[str, Any]], settings: Settings) -> tuple[dict[st
             )
     detectors = [d.name for d in suite.detectors]
     out: dict[str, Any] = {
+        "pr_curve": pr_curve(variants["full"]),
         "records": len(records),
         "threshold": threshold,
         "detectors": detectors,
@@ -157,6 +158,61 @@ def evaluate(records: list[dict[str, Any]], settings: Settings) -> tuple[dict[st
         ],
     }
     return out, problems
+
+
+CURVE_THRESHOLDS = tuple(round(0.05 * i, 2) for i in range(1, 20))
+
+
+def pr_curve(outcomes: Sequence[Any]) -> list[dict[str, Any]]:
+    """Precision, recall, F1 and the false-flag rate at each threshold, so an operator
+    can pick `detectors.flag_threshold` knowingly."""
+    rows = []
+    pos = [o for o in outcomes if o.label == "disinfo"]
+    neg = [o for o in outcomes if o.label != "disinfo"]
+    for t in CURVE_THRESHOLDS:
+        tp = sum(1 for o in pos if o.risk >= t)
+        fp = sum(1 for o in neg if o.risk >= t)
+        precision = tp / (tp + fp) if tp + fp else None
+        recall = tp / len(pos) if pos else None
+        f1 = (
+            2 * precision * recall / (precision + recall)
+            if precision is not None and recall is not None and precision + recall
+            else 0.0
+        )
+        rows.append(
+            {
+                "threshold": t,
+                "precision": None if precision is None else round(precision, 4),
+                "recall": None if recall is None else round(recall, 4),
+                "f1": round(f1, 4),
+                "false_flag_rate": round(fp / len(neg), 4) if neg else None,
+            }
+        )
+    return rows
+
+
+def plot_curve(rows: Sequence[dict[str, Any]], threshold: float, path: str) -> None:
+    """The precision/recall curve as a PNG, the configured threshold marked."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6, 4.5), dpi=120)
+    pts = [r for r in rows if r["precision"] is not None and r["recall"] is not None]
+    ax.plot([r["recall"] for r in pts], [r["precision"] for r in pts], marker="o", ms=3)
+    for r in pts:
+        if abs(r["threshold"] - threshold) < 1e-9 or r["threshold"] in (0.25, 0.75):
+            ax.annotate(f"{r['threshold']:.2f}", (r["recall"], r["precision"]), fontsize=8)
+    ax.set_xlabel("recall")
+    ax.set_ylabel("precision")
+    ax.set_xlim(0, 1.02)
+    ax.set_ylim(0, 1.02)
+    ax.set_title(f"hybridwatch eval: precision/recall by risk threshold (now {threshold})")
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
 
 
 def _fmt(x: float | None) -> str:
@@ -200,6 +256,14 @@ def render(result: dict[str, Any]) -> str:
         lines.append(
             "targets: " + "  ".join(f"{k} {'met' if v else 'NOT met'}" for k, v in met.items())
         )
+    if result.get("pr_curve"):
+        lines += ["", "== precision/recall by threshold (full suite; flag when risk >= t)"]
+        lines.append("  threshold  precision  recall  F1     false-flag rate")
+        for r in result["pr_curve"]:
+            lines.append(
+                f"  {r['threshold']:>9.2f}  {_fmt(r['precision']):>9}  {_fmt(r['recall']):>6}  "
+                f"{_fmt(r['f1'])}  {_fmt(r['false_flag_rate'])}"
+            )
     return "\n".join(lines)
 
 
@@ -214,6 +278,9 @@ def main(args: argparse.Namespace, settings: Settings) -> int:
     for p in problems:
         print(f"hybridwatch eval: skipped {p}", file=sys.stderr)
     result["skipped"] = problems
+    if getattr(args, "plot", None):
+        plot_curve(result["pr_curve"], result["threshold"], args.plot)
+        print(f"hybridwatch eval: wrote the precision/recall curve to {args.plot}", file=sys.stderr)
     if args.json:
         print(json.dumps(result, indent=2, ensure_ascii=False))
     else:

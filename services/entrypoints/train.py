@@ -22,7 +22,9 @@ def default_data_dir() -> Path:
 
 
 def main(args: argparse.Namespace, settings: Settings) -> int:
+    from detectors.claims import INDEX_FILE as CLAIMS_FILE
     from detectors.learned_model import MODEL_FILE
+    from services.claims.build import BuildError, build_claim_index
     from services.learning import corpus, translate
     from services.learning.run import train
     from services.learning.train import TrainOptions
@@ -43,12 +45,27 @@ def main(args: argparse.Namespace, settings: Settings) -> int:
     except translate.TranslatorMissing as err:
         print(f"hybridwatch train: {err}", file=sys.stderr)
         return 2
+    claims_out = Path(args.claims_out) if args.claims_out else CLAIMS_FILE
+    try:
+        claims = build_claim_index(
+            data / "train" / "euvsdisinfo-train.jsonl",
+            data / "euvsdisinfo-wb-dev.jsonl",
+            claims_out,
+        )
+    except BuildError as err:
+        raise ConfigError(f"--data: {err}") from err
+    print(
+        f"hybridwatch train: claim index {claims_out} ({claims['claims']:,} claims, "
+        f"version {claims['version']})",
+        file=sys.stderr,
+    )
     summary = {
         "out": str(out),
         "version": report.model_file.version,
         "operating_point": report.model_file.meta["operating_point"],
         "validation_dev": report.validation,
         "cross_validation_train": report.cross_validation or None,
+        "claim_index": {k: claims[k] for k in ("version", "claims", "sha256")},
         "seconds": round(report.seconds, 1),
     }
     if args.json:
@@ -60,6 +77,9 @@ def main(args: argparse.Namespace, settings: Settings) -> int:
 
 def render(summary: dict[str, object]) -> str:
     lines = [f"weights: {summary['out']} (version {summary['version']})"]
+    ci = summary.get("claim_index")
+    if isinstance(ci, dict):
+        lines.append(f"claim index: {ci['claims']:,} claims, version {ci['version']}")
     for title, key in (
         ("validation on dev (learned detector alone)", "validation_dev"),
         ("cross-validation on train/ (grouped by case, folds by date)", "cross_validation_train"),

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 import pytest
 
 from detectors.pipeline import DetectorSuite
-from detectors.scoring import combine_risk
+from detectors.scoring import DETECTOR_WEIGHTS, combine_risk
 from hybridwatch.events import Signal
 from tests.unit.detectors.conftest import make_article
 
@@ -31,9 +31,15 @@ def test_no_signal_means_no_risk() -> None:
 
 
 def test_one_strong_signal_is_enough_and_weak_ones_add_up() -> None:
-    assert combine_risk([sig(0.75)]) == pytest.approx(0.75)
-    assert combine_risk([sig(0.3)]) < 0.5
-    assert combine_risk([sig(0.3, key="a"), sig(0.3, key="b")]) == pytest.approx(0.51)
+    assert combine_risk([sig(0.75, "claims")]) == pytest.approx(0.75)
+    assert combine_risk([sig(0.3, "claims")]) < 0.5
+    pair = [sig(0.3, "claims", key="a"), sig(0.3, "claims", key="b")]
+    assert combine_risk(pair) == pytest.approx(0.51)
+
+
+def test_narrative_hits_count_at_their_dev_chosen_weight() -> None:
+    assert combine_risk([sig(0.75)]) == pytest.approx(0.75 * DETECTOR_WEIGHTS["narrative"])
+    assert combine_risk([sig(0.9)]) >= 0.5
 
 
 def test_adding_a_signal_never_lowers_risk() -> None:

@@ -61,6 +61,23 @@ NEW_ITEM = """    <item>
   </channel>"""
 
 
+CONTRAST_JS = """() => {
+  const lum = (c) => { const [r, g, b] = c.map((v) => { v /= 255; return v <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4; });
+                       return 0.2126 * r + 0.7152 * g + 0.0722 * b; };
+  const rgb = (s) => (s.match(/[\\d.]+/g) || []).map(Number);
+  const bg = (n) => { for (; n; n = n.parentElement) { const c = rgb(getComputedStyle(n).backgroundColor);
+                        if (c.length === 3 || (c.length === 4 && c[3] > 0)) return c.slice(0, 3); } return [255, 255, 255]; };
+  const bad = [];
+  for (const n of document.querySelectorAll("h1, .meta, h2, h3, .src, .sig, mark, td, label, button, .excerpt, .keys")) {
+    if (!n.textContent.trim() || !n.offsetParent) continue;
+    const f = lum(rgb(getComputedStyle(n).color).slice(0, 3)), b = lum(bg(n));
+    const ratio = (Math.max(f, b) + 0.05) / (Math.min(f, b) + 0.05);
+    if (ratio < 4.5) bad.push(`${n.tagName}.${n.className}: ${ratio.toFixed(2)}`);
+  }
+  return [...new Set(bad)];
+}"""
+
+
 def chromium() -> str:
     for name in ("chromium", "chromium-browser"):
         found = shutil.which(name)
@@ -166,6 +183,8 @@ def test_an_analyst_filters_searches_triages_and_sees_new_items_live(
         first = page.locator(".article").first
         assert "Струмица" in first.inner_text()
         shot(page, "workbench.png")
+        low = page.evaluate(CONTRAST_JS)
+        assert low == [], f"text below WCAG AA contrast (4.5:1): {low}"
 
         # 2. a filter narrows the list and lands in the URL
         page.uncheck("#f-flagged")
@@ -281,5 +300,10 @@ def test_feed_text_is_never_markup(
         assert page.evaluate("window.__pwned") is None
         assert page.locator(".article img, .article script, .article b").count() == 0
         assert page.evaluate("document.querySelectorAll('a[href^=\"javascript:\"]').length") == 0
+        # an empty result says what to do next
+        page.goto(base + "/?q=nonexistentword")
+        page.wait_for_selector(".empty")
+        assert "No articles match these filters" in page.inner_text(".empty")
+        assert page.locator(".empty [data-clear]").count() == 1
     finally:
         stop(proc)

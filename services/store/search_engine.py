@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from collections.abc import Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -66,6 +67,10 @@ MAX_ID_BYTES = 512
 _TERMS_CHUNK = 10_000
 MIN_PARALLEL_CHUNK = 250
 _PAGE = 1_000
+RISK_CACHE_SECONDS = 5.0
+"""How long the per-article risks behind `flagged_only` are reused: computing them reads
+every signal with a score, and the page asks every few seconds. Writes through this
+store clear it; the indexer's writes (another process) show within this delay."""
 
 
 @dataclass(frozen=True)
@@ -138,6 +143,7 @@ class SearchEngineStore:
         self.refresh_on_write = refresh_on_write
         self.retention_policy_installed = False
         self.client_url: str | None = None
+        self._risks: tuple[float, dict[str, float]] | None = None
 
     @classmethod
     def open(cls, settings: StoreSettings, refresh_on_write: bool = True) -> SearchEngineStore:
@@ -277,6 +283,7 @@ class SearchEngineStore:
         return result
 
     def _put(self, events: Iterable[Article | Signal | Alert]) -> None:
+        self._risks = None
         docs = [doc_of(e) for e in events]
         for start in range(0, len(docs), 2_000):
             chunk = docs[start : start + 2_000]
@@ -366,7 +373,16 @@ class SearchEngineStore:
 
     def _flagged_risks(self) -> dict[str, float]:
         """Risk of every article with a signal of non-zero score (from `_source`, so
-        scores are the exact doubles SQLite holds, not the float field)."""
+        scores are the exact doubles SQLite holds, not the float field); reused for
+        RISK_CACHE_SECONDS."""
+        now = time.monotonic()
+        if self._risks is not None and now - self._risks[0] < RISK_CACHE_SECONDS:
+            return self._risks[1]
+        risks = self._compute_risks()
+        self._risks = (now, risks)
+        return risks
+
+    def _compute_risks(self) -> dict[str, float]:
         rows = (
             (d["article_id"], d["id"], d["detector"], d["score"])
             for d in self._scan(

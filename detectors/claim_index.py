@@ -10,7 +10,7 @@ do not matter) cut into words joined by single spaces (`token_stream`):
 
 - **character 4-grams** (" nat", "nato", "ato " ...), hashed to `FEATURE_BITS` bits.
   An ASCII 4-gram is its four bytes read as a big-endian uint32, mixed by a
-  multiplicative hash and cut to 24 bits, so a whole article's n-grams are hashed
+  multiplicative hash and cut to 20 bits, so a whole article's n-grams are hashed
   by a few numpy operations; other 4-grams take blake2b's first four bytes, then
   the same mix. Weights: binary tf x idf, L2-normalised; similarity = cosine.
 - **word stems**: the first `STEM_CHARS` characters of every word (inflection
@@ -19,11 +19,14 @@ do not matter) cut into words joined by single spaces (`token_stream`):
   rewards shared frames ("X is doing everything to destroy Y"); coverage asks
   whether the claim's own content words (actors, objects) are there too.
 
-Cutting to 24 bits merges a few n-grams (the vocabulary of 12,000 claims is ~50,000
-4-grams over 16.7 million buckets), and it makes the mapping many-to-one. It is
-not encryption: someone who hashes every plausible 4-gram can tell which ones a
-claim probably holds. What ships is what the training data's licence allows -
-derived numbers - and no sentence can be read back from the file.
+Cutting to 20 bits merges some n-grams (the vocabulary of 12,000 claims is ~50,000
+4-grams over a million buckets; an article's n-gram unknown to every claim lands on
+a claim's bucket ~5 % of the time, a little noise in the cosine, none in the
+coverage), makes the lookup one gather in a 4 MB table, and makes the mapping
+many-to-one. It is
+not encryption: the file holds no text, but someone who hashes every plausible
+4-gram and stem could guess which ones a claim holds and piece fragments together.
+What ships is what the training data's licence allows - derived numbers.
 
 Search is exact and fast at database scale. A match needs both thresholds, so
 candidates come from the word stems (an article has ~40, a 4-gram list would have
@@ -50,7 +53,7 @@ import numpy as np
 from detectors.matcher import token_stream, token_streams
 
 NGRAM = 4
-FEATURE_BITS = 24
+FEATURE_BITS = 20
 STEM_CHARS = 5
 MIN_WORD = 2
 CLAIM_CHARS = 400
@@ -504,6 +507,10 @@ class ClaimIndex:
             raise ClaimIndexError("a vector names a stem outside the stem table")
         self.n_vectors = n_vec
         self._ids_end = np.append(self.feat_ids, np.uint32(0xFFFFFFFF))
+        self._lookup = np.full(1 << FEATURE_BITS, -1, dtype=np.int32)
+        """Hashed 4-gram -> feature-table row (-1: not in any claim); 4 MB, one gather
+        per n-gram instead of a binary search."""
+        self._lookup[self.feat_ids] = np.arange(len(self.feat_ids), dtype=np.int32)
         self.idf_sq = self.feat_idf * self.feat_idf
         self.default_sq = self.default_idf * self.default_idf
         self._vec_of = np.repeat(np.arange(n_vec, dtype=np.int64), np.diff(self.vec_ptr))
@@ -599,10 +606,9 @@ class ClaimIndex:
         if not self.n_vectors or not len(gkeys):
             return out
         gprobe = (gkeys >> _S32).astype(np.int64)
-        gh = (gkeys & _M32).astype(np.uint32)
-        gpos = self.feat_ids.searchsorted(gh)
-        gknown = self._ids_end[gpos] == gh
-        kprobe, kfeat = gprobe[gknown], gpos[gknown]
+        gpos = self._lookup[(gkeys & _M32).astype(np.int64)]
+        gknown = gpos >= 0
+        kprobe, kfeat = gprobe[gknown], gpos[gknown].astype(np.int64)
         known_sq = np.bincount(kprobe, weights=self.idf_sq[kfeat], minlength=n)
         n_unknown = np.bincount(gprobe, minlength=n) - np.bincount(kprobe, minlength=n)
         p_sq = known_sq + n_unknown * self.default_sq

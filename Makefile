@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 PYTEST := $(BIN)/python -m pytest
 
-.PHONY: help install run run-once demo lint fmt test test-unit test-integration test-e2e \
+.PHONY: train-tools help install run run-once demo lint fmt test test-unit test-integration test-e2e \
         services-up services-down bench clean browser-tools
 
 help:
@@ -54,7 +54,7 @@ endef
 test-unit: install
 	$(call run_pytest,tests/unit)
 
-test-integration: install
+test-integration: install train-tools
 	source deploy/local/services.sh env && $(call run_pytest,tests/integration)
 
 # Test tooling: Debian's Chromium, driven by Playwright in tests/e2e/test_page_browser.py.
@@ -63,10 +63,17 @@ browser-tools:
 	  { echo "installing chromium for the browser tests (apt-get)"; \
 	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; }
 
+# Test tooling: Apertium's Serbo-Croatian/English pair, which `hybridwatch train` calls to
+# translate at training time (tests/integration/learning/test_train_reproduces.py).
+train-tools:
+	@{ command -v apertium >/dev/null 2>&1 && apertium -l 2>/dev/null | grep -qw 'eng-hbs_SR'; } || \
+	  { echo "installing apertium + apertium-hbs-eng for hybridwatch train (apt-get)"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq apertium apertium-hbs-eng; }
+
 test-e2e: install browser-tools
 	source deploy/local/services.sh env && $(call run_pytest,tests/e2e)
 
-test: install lint test-unit browser-tools services-up
+test: install lint test-unit browser-tools train-tools services-up
 	@trap '$(MAKE) --no-print-directory services-down' EXIT; \
 	  source deploy/local/services.sh env && $(call run_pytest,tests/integration tests/e2e)
 

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import logging
 import zlib
+from bisect import bisect_left, bisect_right
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,7 +32,13 @@ import numpy.typing as npt
 from pydantic import Field
 
 from detectors.base import Detector, DetectorConfigError, DetectorOptions, State
-from detectors.learned_features import MAX_CHARS, TOKEN, Featurizer, Tokens, is_english
+from detectors.learned_features import (
+    MAX_CHARS,
+    TOKEN,
+    Featurizer,
+    is_english,
+    regional_language,
+)
 from detectors.learned_model import MODEL_FILE, ModelFile, ModelFileError, load_model_file, sigmoid
 from detectors.narrative import severity_for
 from detectors.view import ArticleView
@@ -42,6 +49,11 @@ CONCEPT_BITS = 18
 log = logging.getLogger(__name__)
 FRAME_KINDS = frozenset({"frame", "cue"})
 CONCEPT_PAIR_CHARS = 120
+CONCEPT_MAX_CHARS = 1500
+"""The concept model reads the title and lede: where a claim is stated, at half the
+scan cost of the whole MAX_CHARS window."""
+LANGUAGE_WORDS = 200
+"""Words counted to choose the regional lexicon."""
 """Two concepts whose matches start within this many folded characters form a pair."""
 
 
@@ -99,6 +111,7 @@ class LearnedFeatures:
             "concept_bits": self.concept_bits,
             "concept_pair_chars": CONCEPT_PAIR_CHARS,
             "max_chars": MAX_CHARS,
+            "concept_max_chars": CONCEPT_MAX_CHARS,
             "lexicon": lexicon_id(self.lexicon),
         }
 
@@ -109,10 +122,19 @@ class LearnedFeatures:
         return self.words.indices(self.words.tokens(fold(text)))
 
     # -- concepts --------------------------------------------------------------
-    def concept_matches(self, folded: str, english: bool) -> list[tuple[str, int, int]]:
+    def concept_matches(
+        self, folded: str, english: bool, tokens: Sequence[str] | None = None
+    ) -> list[tuple[str, int, int]]:
+        """Concept hits in the folded text, read with the lexicon of its language (English
+        by the gate, else the regional group with the most function words of its own)."""
         if self.lexicon is None:
             return []
-        return self.lexicon.concepts(folded[:MAX_CHARS], "en" if english else None)
+        if english:
+            language: str | None = "en"
+        else:
+            words = tokens if tokens is not None else TOKEN.findall(folded[:MAX_CHARS])
+            language = regional_language(words[:LANGUAGE_WORDS])
+        return self.lexicon.concepts(folded[:CONCEPT_MAX_CHARS], language)
 
     def concept_keys(self, matches: Sequence[tuple[str, int, int]]) -> list[str]:
         """Feature keys: each frame or cue concept (what is said: AGGRESSION, PUPPET,
@@ -120,15 +142,19 @@ class LearnedFeatures:
         to do it: NATO x AGGRESSION). Actors, places and topics alone are no feature:
         neutral news name NATO, Russia and Kosovo as often as claims do, and a model
         that sees them alone learns the subject instead of the claim."""
-        kind = self._kind
-        keys = {f"c:{c}" for c, _, _ in matches if kind(c) in FRAME_KINDS}
-        for i, (a, sa, _) in enumerate(matches):
-            for b, sb, _ in matches[i + 1 :]:
-                if sb - sa > CONCEPT_PAIR_CHARS:
-                    break
-                if a != b and (kind(a) == "frame" or kind(b) == "frame"):
-                    lo, hi = (a, b) if a < b else (b, a)
-                    keys.add(f"p:{lo}|{hi}")
+        kinds = [self._kind(c) for c, _, _ in matches]
+        keys = {f"c:{c}" for (c, _, _), k in zip(matches, kinds, strict=True) if k in FRAME_KINDS}
+        starts = [s for _, s, _ in matches]
+        for i, k in enumerate(kinds):
+            if k != "frame":
+                continue
+            a, sa, _ = matches[i]
+            lo_i = bisect_left(starts, sa - CONCEPT_PAIR_CHARS)
+            hi_i = bisect_right(starts, sa + CONCEPT_PAIR_CHARS)
+            for j in range(lo_i, hi_i):
+                b = matches[j][0]
+                if b != a:
+                    keys.add(f"p:{a}|{b}" if a < b else f"p:{b}|{a}")
         return sorted(keys)
 
     def _kind(self, concept: str) -> str:
@@ -156,9 +182,10 @@ class LearnedFeatures:
         from hybridwatch.textfold import fold
 
         folded = fold(text)
+        words = TOKEN.findall(folded[:MAX_CHARS])
         if english is None:
-            english = is_english(self.words.tokens(folded).words)
-        return self.concept_indices_of(self.concept_matches(folded, english))
+            english = is_english(words)
+        return self.concept_indices_of(self.concept_matches(folded, english, words))
 
 
 class LearnedOptions(DetectorOptions):
@@ -217,27 +244,28 @@ class LearnedDetector(Detector):
     def detect(self, article: ArticleView, state: State) -> list[Signal]:
         title, text = article.title, article.text
         folded = f"{title.folded}\n{text.folded}"
-        tokens = self.features.words.tokens(folded)
-        english = is_english(tokens.words) or (not tokens.words or _plain_ascii(article, tokens))
-        # Each sub-model's probability becomes a score through its own operating
-        # point (chosen on dev by `hybridwatch train`); the stronger one speaks.
+        words = TOKEN.findall(folded[:MAX_CHARS])
+        english = reads_english(words, article.article.title, article.article.text)
+        # One sub-model per article: English text has the word model (far stronger on
+        # English than concepts), any other text the concept model; each probability
+        # becomes a score through its own operating point, chosen on dev.
         best_p = 0.0
         best_score = 0.0
         best: str | None = None
         present = np.empty(0, dtype=np.int64)
-        if english and self.english is not None:
-            present = self.features.words.indices(tokens)
-            p = sigmoid(self.english.logit(present))
-            best_p, best = p, "english"
-            best_score = probability_to_score(p, self.thresholds["english"])
         matches: list[tuple[str, int, int]] = []
-        if self.concept_model is not None:
-            matches = self.features.concept_matches(folded, english)
-            cidx = self.features.concept_indices_of(matches)
-            p = sigmoid(self.concept_model.logit(cidx))
-            sc = probability_to_score(p, self.thresholds["concepts"])
-            if sc > best_score:
-                best_p, best, best_score = p, "concepts", sc
+        if english:
+            if self.english is not None:
+                present = self.features.words.indices(self.features.words.hashed(words))
+                best_p = sigmoid(self.english.logit(present))
+                best, best_score = (
+                    "english",
+                    probability_to_score(best_p, self.thresholds["english"]),
+                )
+        elif self.concept_model is not None:
+            matches = self.features.concept_matches(folded, False, words)
+            best_p = sigmoid(self.concept_model.logit(self.features.concept_indices_of(matches)))
+            best, best_score = "concepts", probability_to_score(best_p, self.thresholds["concepts"])
         score = round(best_score, 4)
         if best is None or score < self.opts.min_score:
             return []
@@ -344,14 +372,17 @@ class LearnedDetector(Detector):
         return _Span(fname, start, end, w, rule)
 
 
-def _plain_ascii(article: ArticleView, tokens: Tokens) -> bool:
-    """No function word of either side: English only when the original is plain ASCII
-    (regional headlines almost always carry Cyrillic or diacritics)."""
+def reads_english(words: Sequence[str], title: str, text: str) -> bool:
+    """The English gate (`is_english`), plus: a text with no function word of either side
+    (a short headline) reads as English when it is plain ASCII - regional headlines
+    almost always carry Cyrillic or diacritics. Training and run time share it."""
     from detectors.learned_features import ENGLISH_MARKERS, REGIONAL_MARKERS
 
-    if any(t in ENGLISH_MARKERS or t in REGIONAL_MARKERS for t in tokens.words):
+    if is_english(words):
+        return True
+    if any(t in ENGLISH_MARKERS or t in REGIONAL_MARKERS for t in words):
         return False
-    return article.article.title.isascii() and article.article.text[:MAX_CHARS].isascii()
+    return title.isascii() and text[:MAX_CHARS].isascii()
 
 
 def _best_spans(cands: list[_Span]) -> list[_Span]:

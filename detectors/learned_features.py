@@ -83,31 +83,67 @@ ENGLISH_MARKERS = frozenset(
 """Frequent English function words that are not also frequent words of the region's
 languages after folding ("to", "on", "i", "a", "no" and "me" are left out on purpose)."""
 
-REGIONAL_MARKERS = frozenset(
+BCMS_MARKERS = frozenset(
     " ".join(
-        # Serbian, Croatian, Bosnian, Montenegrin (folded)
-        "je i u na da se za od su sa koji koja koje kao iz po ali bi te ili sto sta ce ne "
-        "biti bio bila nije jos samo vec kada gdje gde prema zbog nakon pred takodje "
-        # Macedonian (folded)
-        "vo so ke koj kon ova toa od deka bese sme ste nie tie "
-        # Albanian (folded)
-        "dhe te ne per nga qe ka nje edhe si por jane eshte kane kete ky kjo mbi keto",
+        (
+            "je i u na da se za od su sa koji koja koje kao iz po ali bi te ili sto sta ce ne",
+            "biti bio bila nije jos samo vec kada gdje gde prema zbog nakon pred takodje",
+        )
     ).split()
 )
+"""Frequent function words of Serbian, Croatian, Bosnian and Montenegrin, folded."""
+MK_MARKERS = frozenset(
+    ["vo", "so", "ke", "koj", "kon", "ova", "toa", "od", "deka", "bese", "sme", "ste", "nie", "tie"]
+)
+"""Frequent function words of Macedonian, folded (some are shared with bcms)."""
+SQ_MARKERS = frozenset(
+    [
+        "dhe",
+        "te",
+        "ne",
+        "per",
+        "nga",
+        "qe",
+        "ka",
+        "nje",
+        "edhe",
+        "si",
+        "por",
+        "jane",
+        "eshte",
+        "kane",
+        "kete",
+        "ky",
+        "kjo",
+        "mbi",
+        "keto",
+    ]
+)
+"""Frequent function words of Albanian, folded."""
+REGIONAL_MARKERS = BCMS_MARKERS | MK_MARKERS | SQ_MARKERS
 """Frequent function words of sr/hr/bs/cnr, mk and sq, folded."""
+_GROUP_LANGUAGE = (("sr", BCMS_MARKERS - MK_MARKERS), ("mk", MK_MARKERS), ("sq", SQ_MARKERS))
 
 
 def is_english(tokens: Sequence[str]) -> bool:
     """Does the token list read as English rather than a language of the region?
 
     A count of function words of each side: cheap, needs no model, and never looks
-    at the declared language (feeds and batch files often get it wrong). A text with
-    no function word of either side (a short headline) counts as English when all
-    its tokens are ASCII words of English shape, i.e. never when it is regional.
+    at the declared language (feeds and batch files often get it wrong).
     """
     en = sum(1 for t in tokens if t in ENGLISH_MARKERS)
     reg = sum(1 for t in tokens if t in REGIONAL_MARKERS)
     return en > reg
+
+
+def regional_language(tokens: Sequence[str]) -> str | None:
+    """ "sr" (any of sr/hr/bs/cnr), "mk" or "sq" by the most function words of its own,
+    None when no group has any or two tie: the concept lexicon then tries them all."""
+    counts = [(sum(1 for t in tokens if t in words), code) for code, words in _GROUP_LANGUAGE]
+    counts.sort(reverse=True)
+    if counts[0][0] == 0 or counts[0][0] == counts[1][0]:
+        return None
+    return counts[0][1]
 
 
 @dataclass(frozen=True)
@@ -138,7 +174,9 @@ class Featurizer:
         return h
 
     def tokens(self, folded: str) -> Tokens:
-        words = TOKEN.findall(folded[:MAX_CHARS])
+        return self.hashed(TOKEN.findall(folded[:MAX_CHARS]))
+
+    def hashed(self, words: list[str]) -> Tokens:
         cache = self._cache
         get = cache.get
         hashes = [get(w) for w in words]

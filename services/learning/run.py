@@ -21,8 +21,13 @@ import numpy as np
 import numpy.typing as npt
 import scipy.sparse as sp
 
-from detectors.learned import LearnedFeatures, load_lexicon, probability_to_score
-from detectors.learned_features import is_english
+from detectors.learned import (
+    LearnedFeatures,
+    load_lexicon,
+    probability_to_score,
+    reads_english,
+)
+from detectors.learned_features import MAX_CHARS, TOKEN
 from detectors.learned_model import LinearModel, ModelFile
 from hybridwatch.textfold import fold
 from services.learning import corpus, translate
@@ -147,28 +152,21 @@ class Scorer:
         self.concepts = concepts
 
     def probabilities(self, text: str) -> tuple[float, float]:
-        """(English model probability or 0 when not English, concept model probability)."""
+        """(English model probability, concept model probability); the model that does
+        not apply to the text (see LearnedDetector.detect) gives 0."""
         folded = fold(text)
-        toks = self.features.words.tokens(folded)
-        english = is_english(toks.words) or _ascii_no_markers(text, toks.words)
-        pe = _sig(self.english.logit(self.features.words.indices(toks))) if english else 0.0
-        pc = 0.0
-        if self.concepts is not None:
-            m = self.features.concept_matches(folded, english)
-            pc = _sig(self.concepts.logit(self.features.concept_indices_of(m)))
-        return pe, pc
+        words = TOKEN.findall(folded[:MAX_CHARS])
+        if reads_english(words, "", text):
+            toks = self.features.words.hashed(words)
+            return _sig(self.english.logit(self.features.words.indices(toks))), 0.0
+        if self.concepts is None:
+            return 0.0, 0.0
+        m = self.features.concept_matches(folded, False, words)
+        return 0.0, _sig(self.concepts.logit(self.features.concept_indices_of(m)))
 
 
 def combined_score(pe: float, pc: float, t_english: float, t_concepts: float) -> float:
     return max(probability_to_score(pe, t_english), probability_to_score(pc, t_concepts))
-
-
-def _ascii_no_markers(text: str, words: Sequence[str]) -> bool:
-    from detectors.learned_features import ENGLISH_MARKERS, REGIONAL_MARKERS
-
-    if any(t in ENGLISH_MARKERS or t in REGIONAL_MARKERS for t in words):
-        return False
-    return text.isascii()
 
 
 def _sig(x: float) -> float:
@@ -209,7 +207,7 @@ def metrics(
 MAX_FALSE_FLAGS = 0.03
 """The concept model's operating point: the lowest probability at which no language's
 validation neutral news is flagged more often than this."""
-GRID = np.round(np.arange(0.30, 0.99, 0.01), 2)
+GRID = np.round(np.arange(0.10, 0.99, 0.01), 2)
 
 
 def choose_english_threshold(

@@ -159,3 +159,30 @@ def test_a_broken_line_is_named_with_its_file_and_line_number(tmp_path: Path) ->
     (tmp_path / "x.jsonl").write_text('{"id": "a", "label": "neutral", "text": "ok"}\n{oops\n')
     with pytest.raises(corpus.CorpusError, match=r"x.jsonl:2"):
         corpus.load(tmp_path, ["x.jsonl"])
+
+
+def test_the_trainers_scorer_and_the_detector_give_the_same_probability(
+    data_dir: Path, tmp_path: Path
+) -> None:
+    from detectors.learned import LearnedFeatures, load_lexicon
+    from services.learning.run import Scorer
+
+    out = tmp_path / "m.json.gz"
+    train(data_dir, out, OPTIONS, translate_news=False, cross_validation=False, say=lambda _: None)
+    mf = load_model_file(out)
+    det = LearnedDetector(LearnedOptions(model_file=str(out), min_score=0.0))
+    scorer = Scorer(
+        LearnedFeatures(load_lexicon()), mf.models["english"], mf.models.get("concepts")
+    )
+    texts = [
+        CLAIMS[0],
+        NEWS[0],
+        REGIONAL[0][1],
+        REGIONAL[1][1],
+        "НАТО агресија и марионетски режим",
+    ]
+    for text in texts:
+        pe, pc = scorer.probabilities(text)
+        signals = det.detect(ArticleView(make_article(text)), {})
+        if signals:
+            assert signals[0].details["probability"] == pytest.approx(max(pe, pc), abs=1e-4)

@@ -131,6 +131,15 @@ class TriageIn(BaseModel):
     analyst: str = Field(default="", max_length=200)
 
 
+def _claim_link(claim_id: str, links: Callable[[str], str | None] | None) -> str | None:
+    """The claim's link from the index, else the id itself when it is a URL (EUvsDisinfo
+    case ids are their case pages)."""
+    found = links(claim_id) if links is not None else None
+    if found:
+        return found
+    return claim_id if claim_id.startswith(("http://", "https://")) else None
+
+
 def _page(total: int, offset: int, limit: int, items: list[dict[str, Any]]) -> dict[str, Any]:
     nxt = offset + len(items)
     return {
@@ -168,10 +177,12 @@ def create_app(
     flag_threshold: float = DEFAULT_FLAG_THRESHOLD,
     poll_intervals: Mapping[str, int] | None = None,
     clock: Callable[[], datetime] | None = None,
+    claim_links: Callable[[str], str | None] | None = None,
 ) -> FastAPI:
     """`flag_threshold`: detectors.flag_threshold (an article is flagged at this risk);
     `poll_intervals`: configured seconds between polls per source id (coverage);
-    `clock`: the current time (tests; coverage and triage timestamps)."""
+    `clock`: the current time (tests; coverage and triage timestamps);
+    `claim_links`: claim id -> link of a known claim (services/api/claims.py)."""
     started = time.time() if started_at is None else started_at
     now = clock or (lambda: datetime.now(UTC))
     intervals = dict(poll_intervals or {})
@@ -290,7 +301,12 @@ def create_app(
         hit = store.get_article(article_id, flag_threshold)
         if hit is None:
             raise HTTPException(status_code=404, detail=f"article_id: no article {article_id!r}")
-        return hit.to_dict()
+        body = hit.to_dict()
+        claims = sorted(
+            {str(s.details["claim_id"]) for s in hit.signals if s.details.get("claim_id")}
+        )
+        body["claim_links"] = {c: _claim_link(c, claim_links) for c in claims}
+        return body
 
     @app.get("/api/signals", tags=["data"], summary="Signals with their evidence, newest first")
     def signals(

@@ -17,6 +17,7 @@ from fastapi import FastAPI
 
 from hybridwatch.config import Settings, SourceConfig, load_sources
 from services.api.app import create_app
+from services.api.claims import links_from_index_file
 
 
 def configured_health(
@@ -57,6 +58,7 @@ def build_app(settings: Settings, store: Any) -> FastAPI:
         lambda: {"healthy": True, "store": kind},
         flag_threshold=settings.detectors.flag_threshold,
         poll_intervals={s.id: s.interval for s in sources},
+        claim_links=links_from_index_file(),
     )
 
 

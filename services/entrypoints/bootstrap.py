@@ -249,6 +249,7 @@ class Embedded:
 
     def create_app(self) -> Any:
         from services.api.app import create_app
+        from services.api.claims import links_from_suite
 
         return create_app(
             self.store,
@@ -258,6 +259,7 @@ class Embedded:
             dead_letters=self.pipeline.dead_letters,
             flag_threshold=self.settings.detectors.flag_threshold,
             poll_intervals={s.id: s.interval for s in self.sources},
+            claim_links=links_from_suite(self.suite),
         )
 
     async def aclose(self) -> None:

@@ -215,7 +215,13 @@ def _claim_note(s: Signal, report_id: str, producer: str) -> Any:
         created=s.event_time,
         modified=s.event_time,
         created_by_ref=producer,
-        external_references=[{"source_name": "known-claims", "external_id": claim}],
+        external_references=[
+            {
+                "source_name": "known-claims",
+                "external_id": claim,
+                **({"url": claim} if claim.startswith(("http://", "https://")) else {}),
+            }
+        ],
     )
 
 

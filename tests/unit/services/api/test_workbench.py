@@ -47,7 +47,7 @@ def store(tmp_path: Path) -> Iterator[SqliteStore]:
     s.put_articles([risky, weak, quiet, plain])
     s.put_signals(
         [
-            signal(risky, score=0.8),
+            signal(risky, score=0.9),
             signal(weak, detector="threat", narrative=None, severity="low", score=0.9),
             signal(quiet, detector="burst", narrative="referendum-fraud", score=0.3),
             signal(
@@ -76,10 +76,20 @@ def urls(body: dict[str, Any]) -> list[str]:
     return [i["url"] for i in body["items"]]
 
 
+def _risk(item: dict[str, Any]) -> float:
+    """What the pipeline's scoring gives for the item's signals (weights may be retuned)."""
+    from detectors.scoring import combine_risk
+    from hybridwatch.events import Signal
+
+    return combine_risk([Signal.model_validate(s) for s in item["signals"]])
+
+
 def test_articles_carry_risk_flagged_and_signals(client: TestClient) -> None:
     items = {i["url"]: i for i in client.get("/api/articles").json()["items"]}
+    for item in items.values():
+        assert item["risk"] == pytest.approx(_risk(item), abs=1e-6)
+        assert item["flagged"] is (item["risk"] >= 0.5)
     assert items["https://e.org/mk1"]["flagged"] is True
-    assert items["https://e.org/mk1"]["risk"] == pytest.approx(0.8)
     # the per-country threat signal weighs 0: it never flags an article
     assert (
         items["https://e.org/rs1"]["risk"] == 0.0 and items["https://e.org/rs1"]["flagged"] is False
@@ -99,7 +109,12 @@ def test_flagged_true_returns_only_flagged_articles(client: TestClient) -> None:
 
 
 def test_the_flag_threshold_comes_from_the_configuration(store: SqliteStore) -> None:
-    strict = TestClient(create_app(store, list, flag_threshold=0.7))
+    items = {
+        i["url"]: i
+        for i in TestClient(create_app(store, list)).get("/api/articles").json()["items"]
+    }
+    between = (items["https://e.org/mk1"]["risk"] + items["https://e.org/al1"]["risk"]) / 2
+    strict = TestClient(create_app(store, list, flag_threshold=between))
     assert urls(strict.get("/api/articles", params={"flagged": "true"}).json()) == [
         "https://e.org/mk1"
     ]
@@ -278,3 +293,33 @@ def test_stix_export_is_a_valid_deterministic_bundle(client: TestClient) -> None
         ]
         == "identity"
     )
+
+
+def test_the_article_view_links_the_matched_known_claim(store: SqliteStore) -> None:
+    plain = TestClient(create_app(store, list))
+    al = _id(plain, "https://e.org/al1")
+    assert plain.get(f"/api/articles/{al}").json()["claim_links"] == {"c-1": None}
+    linked = TestClient(
+        create_app(store, list, claim_links={"c-1": "https://claims.example/c-1"}.get)
+    )
+    assert linked.get(f"/api/articles/{al}").json()["claim_links"] == {
+        "c-1": "https://claims.example/c-1"
+    }
+
+
+def test_claim_links_come_from_the_claims_detector_of_a_suite() -> None:
+    from services.api.claims import links_from_suite
+
+    class Index:
+        claims = ({"id": "c-1", "url": "https://claims.example/c-1"}, {"id": "c-2"})
+
+    class Claims:
+        name = "claims"
+        indexes = (("shipped", Index()),)
+
+    class Suite:
+        detectors = (Claims(),)
+
+    links = links_from_suite(Suite())
+    assert links is not None and links("c-1") == "https://claims.example/c-1"
+    assert links("c-2") is None

@@ -43,11 +43,12 @@ from hybridwatch.events import Alert, Article, ContractError, Signal
 from hybridwatch.topics import Topics
 from services.kafka.codec import decode_event
 from services.kafka.consuming import NoPartitions
-from services.kafka.ports import ConsumedRecord, Consumer, Producer
+from services.kafka.ports import ConsumedRecord, Producer
 from services.kafka.sink_loop import (
     Backoff,
     BaseSink,
     BatchLimits,
+    LoopConsumer,
     LoopMetrics,
     PermanentError,
     SinkLoop,
@@ -177,7 +178,7 @@ class Indexer:
 
     def __init__(
         self,
-        consumer: Consumer,
+        consumer: LoopConsumer,
         producer: Producer,
         store: BulkIndex,
         topics: Topics,

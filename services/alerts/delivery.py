@@ -33,8 +33,15 @@ from hybridwatch.topics import Topics
 from services.alerts.alerter import Alerter
 from services.alerts.outbox import DurableOutbox
 from services.kafka.codec import decode_event
-from services.kafka.ports import ConsumedRecord, Consumer, Producer
-from services.kafka.sink_loop import BaseSink, BatchLimits, PermanentError, SinkLoop, TransientError
+from services.kafka.ports import ConsumedRecord, Producer
+from services.kafka.sink_loop import (
+    BaseSink,
+    BatchLimits,
+    LoopConsumer,
+    PermanentError,
+    SinkLoop,
+    TransientError,
+)
 
 log = logging.getLogger(__name__)
 
@@ -128,7 +135,7 @@ class AlertDelivery:
 
     def __init__(
         self,
-        consumer: Consumer,
+        consumer: LoopConsumer,
         producer: Producer,
         outbox: DurableOutbox,
         alerter: Alerter,

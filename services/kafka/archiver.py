@@ -22,8 +22,15 @@ from hybridwatch.events import Article, ContractError
 from hybridwatch.topics import Topics
 from ingest.archive import Archive
 from services.kafka.codec import decode_event
-from services.kafka.ports import ConsumedRecord, Consumer, Producer
-from services.kafka.sink_loop import BaseSink, BatchLimits, PermanentError, SinkLoop, TransientError
+from services.kafka.ports import ConsumedRecord, Producer
+from services.kafka.sink_loop import (
+    BaseSink,
+    BatchLimits,
+    LoopConsumer,
+    PermanentError,
+    SinkLoop,
+    TransientError,
+)
 
 BATCH = 2000
 """Records per poll and per append (one gzip member per day and batch)."""
@@ -102,7 +109,7 @@ class ArchiveConsumer:
 
     def __init__(
         self,
-        consumer: Consumer,
+        consumer: LoopConsumer,
         producer: Producer,
         archive: Archive,
         topics: Topics,

@@ -11,11 +11,14 @@ import logging
 import signal
 from collections.abc import Callable
 from types import FrameType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from hybridwatch.config import Settings
 from services.kafka.dead_letters import Reader
-from services.kafka.ports import Consumer, Producer
+from services.kafka.ports import Producer
+
+if TYPE_CHECKING:
+    from services.kafka.sink_loop import LoopConsumer
 
 log = logging.getLogger(__name__)
 
@@ -26,7 +29,7 @@ class NoPartitions(RuntimeError):
 
 def consumer_and_dlq_producer(
     settings: Settings, group_id: str, role: str, **consumer_options: Any
-) -> tuple[Consumer, Producer]:
+) -> tuple[LoopConsumer, Producer]:
     """A manual-commit consumer in `group_id` and an idempotent acks=all producer for
     its dead letters, both named after `role` (created by a composition root at start-up)."""
     from kafka import KafkaConsumer

@@ -148,6 +148,14 @@ class BaseSink:
         return None
 
 
+class LoopConsumer(Consumer, Protocol):
+    """The consumer calls the loop makes (kafka-python's KafkaConsumer has them)."""
+
+    def partitions_for_topic(self, topic: str) -> set[int] | None:
+        """The topic's partition ids, fetching metadata when the client has none yet."""
+        ...
+
+
 class LabelledCounter(Protocol):
     def labels(self, **labels: str) -> _Counter: ...
 
@@ -225,7 +233,7 @@ class SinkLoop(Generic[T]):
 
     def __init__(
         self,
-        consumer: Consumer,
+        consumer: LoopConsumer,
         producer: Producer,
         sink: Sink[T],
         *,
@@ -271,6 +279,7 @@ class SinkLoop(Generic[T]):
         """
         topics = list(self.sink.topics())
         self.sink.started()
+        self._await_topics(topics, once)
         self.consumer.subscribe(topics)
         started = self._clock()
         batch: _Batch[T] = _Batch()
@@ -302,6 +311,34 @@ class SinkLoop(Generic[T]):
                 break
         self.sink.finished(reached_end)
         return self.stats
+
+    def _await_topics(self, topics: Sequence[str], once: bool) -> None:
+        """Wait until the client's metadata has every topic's partitions, then subscribe.
+
+        Joining the group before that lets the group leader assign nothing ("No partition
+        metadata for topic"), and kafka-python did not always rejoin once the metadata
+        arrived: a consumer started right after its topics were created sometimes sat
+        with no partition. With --once a missing topic is an error after ASSIGN_TIMEOUT;
+        a long-running consumer keeps waiting (the topics may be created after it).
+        """
+        started = warned = self._clock()
+        while not self.stopping:
+            missing = [t for t in topics if not self.consumer.partitions_for_topic(t)]
+            if not missing:
+                return
+            now = self._clock()
+            if now - started > ASSIGN_TIMEOUT:
+                if once:
+                    raise NoPartitions(
+                        f"topic {', '.join(missing)} has no partitions after "
+                        f"{ASSIGN_TIMEOUT:.0f}s: does it exist (hybridwatch topics)?"
+                    )
+                if now - warned > ASSIGN_TIMEOUT:
+                    log.warning(
+                        "%s: still waiting for topic %s", self.sink.name, ", ".join(missing)
+                    )
+                    warned = now
+            self._stop.wait(0.5)
 
     def _due(self, batch: _Batch[T], idle: bool, once: bool) -> bool:
         full = len(batch.entries) >= self.limits.size or batch.size_bytes >= self.limits.size_bytes

@@ -73,6 +73,9 @@ class FakeConsumer:
     def commit(self, offsets: Mapping[Partition, object] | None = None) -> None:
         self.log.append("commit")
 
+    def partitions_for_topic(self, topic: str) -> set[int] | None:
+        return {0}
+
     def assignment(self) -> set[Partition]:
         return {PART}
 

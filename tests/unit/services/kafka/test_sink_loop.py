@@ -60,6 +60,7 @@ class FakeConsumer:
         self.batches = batches
         self.assigned = assigned
         self.commit_error: Exception | None = None
+        self.topic_exists = True
 
     def subscribe(self, topics: Sequence[str]) -> None:
         self.log.append("subscribe")
@@ -75,6 +76,9 @@ class FakeConsumer:
             err, self.commit_error = self.commit_error, None
             raise err
         self.log.append("commit")
+
+    def partitions_for_topic(self, topic: str) -> set[int] | None:
+        return {0} if self.topic_exists else None
 
     def assignment(self) -> set[Partition]:
         return {PART} if self.assigned else set()
@@ -313,3 +317,14 @@ def test_no_partition_ever_assigned_is_a_clear_error() -> None:
     loop._clock = lambda: float(next(ticks))
     with pytest.raises(NoPartitions, match="does the topic exist"):
         loop.run(once=True)
+
+
+def test_a_topic_that_never_shows_partitions_is_a_clear_error() -> None:
+    loop, log, _, _, consumer, _ = make([])
+    consumer.topic_exists = False
+    ticks = iter(range(0, 10_000, 30))
+    loop._clock = lambda: float(next(ticks))
+    loop._stop.wait = lambda timeout=None: False  # type: ignore[method-assign]
+    with pytest.raises(NoPartitions, match="topic in has no partitions"):
+        loop.run(once=True)
+    assert "subscribe" not in log  # the group is never joined without the topic's metadata

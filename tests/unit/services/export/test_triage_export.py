@@ -67,3 +67,9 @@ def test_export_writes_records_eval_reads(tmp_path: Path) -> None:
         assert a.id == r["id"] and a.source.country in ("MK", "RS")
     first = json.loads(out.getvalue().splitlines()[0])
     assert first["triage"][0]["analyst"] == "a1"
+
+    # and the training corpus reader (hybridwatch train) takes the same file
+    from services.learning.corpus import read_records as corpus_records
+
+    labels = {r.id: r.label for r in corpus_records(path)}
+    assert labels == {good.id: "disinfo", bad.id: "neutral"}

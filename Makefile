@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed-stamp
 PYTEST := $(BIN)/python -m pytest
 
 .PHONY: train-tools help install run run-once demo lint fmt test test-unit test-integration test-e2e \
-        services-up services-down bench clean browser-tools
+        services-up services-down bench clean browser-tools ops-tools
 
 help:
 	@echo "make run            create .venv, install, start the embedded pipeline + API on :8686"
@@ -54,7 +54,7 @@ endef
 test-unit: install
 	$(call run_pytest,tests/unit)
 
-test-integration: install train-tools
+test-integration: install train-tools ops-tools
 	source deploy/local/services.sh env && $(call run_pytest,tests/integration)
 
 # Test tooling: Debian's Chromium, driven by Playwright in tests/e2e/test_page_browser.py.
@@ -70,10 +70,18 @@ train-tools:
 	  { echo "installing apertium + apertium-hbs-eng for hybridwatch train (apt-get)"; \
 	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq apertium apertium-hbs-eng; }
 
+# Test tooling: Debian's Prometheus (prometheus + promtool: rule checks and the real
+# Prometheus of tests/integration/observability) and docker-compose (`docker-compose config`
+# in tests/unit/deploy). Run as binaries by the tests, never as the systemd service.
+ops-tools:
+	@{ command -v prometheus >/dev/null 2>&1 && command -v promtool >/dev/null 2>&1 && command -v docker-compose >/dev/null 2>&1; } || \
+	  { echo "installing prometheus + docker-compose for the observability/deploy tests (apt-get)"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus docker-compose; }
+
 test-e2e: install browser-tools
 	source deploy/local/services.sh env && $(call run_pytest,tests/e2e)
 
-test: install lint test-unit browser-tools train-tools services-up
+test: install lint ops-tools test-unit browser-tools train-tools services-up
 	@trap '$(MAKE) --no-print-directory services-down' EXIT; \
 	  source deploy/local/services.sh env && $(call run_pytest,tests/integration tests/e2e)
 

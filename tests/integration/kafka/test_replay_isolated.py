@@ -6,7 +6,8 @@ topics. A worker started with the variables the replay prints (its own topic pre
 and app id: fresh state) emits exactly the signals the detector suite gives over the
 archive's order - the signals of the original run. Replaying the same window again
 puts the same articles on the namespace's articles topic a second time and leaves the
-set of signal ids unchanged.
+set of signal ids unchanged; the namespace's indexer (own group, own index prefix)
+then holds every article and signal exactly once, and the live indices nothing.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from tests.fixtures.synthetic_articles import START, synthetic_articles
 from tests.integration.kafka.helpers import signal_ids, start_worker, wait_until
 
 ROOT = Path(__file__).resolve().parents[3]
+CLI = [sys.executable, "-m", "services.entrypoints.cli"]
 DETECTORS = ["narrative", "amplification", "burst"]
 """The stateful detectors (and the narratives bursts count): what isolation protects."""
 
@@ -66,7 +68,7 @@ def _committed(bootstrap: str, group: str, topic: str) -> int:
 
 
 def test_kafka_replay_runs_in_its_own_namespace_and_repeats_give_the_same_signals(
-    kafka_bootstrap: str, kafka_prefix: str, tmp_path: Path
+    kafka_bootstrap: str, kafka_prefix: str, tmp_path: Path, search_url: str, search_kind: str
 ) -> None:
     articles = [
         a.model_copy(update={"published": START + timedelta(minutes=10 * i)})
@@ -84,6 +86,9 @@ def test_kafka_replay_runs_in_its_own_namespace_and_repeats_give_the_same_signal
         tmp_path / "replayer",
         archive__dir=str(archive_dir),
         detectors__enabled=DETECTORS,
+        store__kind=search_kind,
+        store__url=search_url,
+        store__index_prefix=f"live-{kafka_prefix.rstrip('.')}-",
     )
     config = tmp_path / "replayer.yaml"
     config.write_text(yaml.safe_dump(tree), encoding="utf-8")
@@ -130,6 +135,46 @@ def test_kafka_replay_runs_in_its_own_namespace_and_repeats_give_the_same_signal
         worker.stop()
     live = consume_all(kafka_bootstrap, Topics(kafka_prefix).articles, 0, timeout=20)
     assert live == []  # nothing reached the live stream
+
+    # the namespace's indexer (its group, its index prefix): every document once,
+    # although every article and its signals were published twice
+    indexer = tmp_path / "ns-indexer.yaml"
+    indexer.write_text(
+        yaml.safe_dump(
+            {
+                **tree,
+                "kafka": {**tree["kafka"], "topic_prefix": ns.kafka.topic_prefix},
+                "store": {**tree["store"], "index_prefix": ns.store.index_prefix},
+                "indexer": {"group_id": ns.indexer.group_id},
+            }
+        ),
+        encoding="utf-8",
+    )
+    done = subprocess.run(
+        [*CLI, "indexer", "--once", "--config", str(indexer)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+        env={k: v for k, v in os.environ.items() if not k.startswith("HW_")},
+    )
+    assert done.returncode == 0, done.stderr
+    assert _docs(search_url, f"{ns.store.index_prefix}articles-*") == len(articles)
+    assert _docs(search_url, f"{ns.store.index_prefix}signals-*") == len(expected)
+    live_prefix = tree["store"]["index_prefix"]  # the live indices: untouched
+    assert _docs(search_url, f"{live_prefix}articles-*,{live_prefix}signals-*") == 0
+
+
+def _docs(url: str, index: str) -> int:
+    import httpx
+
+    httpx.post(f"{url.rstrip('/')}/{index}/_refresh", timeout=60)
+    r = httpx.post(f"{url.rstrip('/')}/{index}/_count", json={}, timeout=60)
+    if r.status_code == 404:
+        return 0
+    r.raise_for_status()
+    return int(r.json()["count"])
 
 
 def test_replay_from_kafka_by_time_takes_the_window_from_the_live_topic(

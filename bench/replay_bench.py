@@ -75,6 +75,18 @@ def _hwm_kb(pid: int) -> int:
     return 0
 
 
+def detectors_fingerprint() -> str:
+    """sha256 of every file under detectors/: the code and data both runs must share."""
+    import hashlib
+
+    h = hashlib.sha256()
+    for path in sorted((ROOT / "detectors").rglob("*")):
+        if path.is_file() and "__pycache__" not in path.parts:
+            h.update(str(path.relative_to(ROOT)).encode())
+            h.update(path.read_bytes())
+    return h.hexdigest()[:16]
+
+
 def _load() -> str:
     return " ".join(Path("/proc/loadavg").read_text().split()[:3])
 
@@ -323,6 +335,7 @@ def main() -> int:
         f"archive: {n:,} synthetic articles written in {secs:.1f} s ({n / secs:,.0f}/s)", flush=True
     )
     result: dict[str, Any] = {"n": n, "archive_write_s": round(secs, 1)}
+    before = detectors_fingerprint()
     expected: int | None = None
     signal_ids: list[str] = []
     if not args.skip_embedded:
@@ -349,6 +362,13 @@ def main() -> int:
         k["exactly_once"] = k["indexed_articles"] == n and (
             expected is None or k["indexed_signals"] == expected
         )
+        if detectors_fingerprint() != before:
+            k["detectors_changed_during_run"] = True
+            print(
+                "replay_bench: detectors/ changed while the bench ran: the embedded and Kafka "
+                "signal counts are not comparable",
+                flush=True,
+            )
         k["target_met"] = k["completed"] and k["wall_s"] <= TARGET_SECONDS * n / 1_000_000
         result["kafka"] = k
         if not args.keep:

@@ -28,6 +28,7 @@ from hybridwatch.events import Article
 from services.entrypoints.batch import RecordError, article_from_record
 from services.entrypoints.bootstrap import build_suite
 from services.pipeline.step import ArticleFailure, run_batch
+from services.progress import Progress
 
 
 def _open_in(path: str, stack: ExitStack) -> IO[str]:
@@ -62,7 +63,12 @@ def _line(data: dict[str, Any]) -> str:
 
 
 def run(
-    lines: IO[str], out: IO[str], err: IO[str], suite: DetectorSuite, batch: int = DEFAULT_BATCH
+    lines: IO[str],
+    out: IO[str],
+    err: IO[str],
+    suite: DetectorSuite,
+    batch: int = DEFAULT_BATCH,
+    progress: Progress | None = None,
 ) -> Counts:
     """Process every line and write one output line each, in input order.
 
@@ -89,6 +95,8 @@ def run(
             else:
                 out.write(_line(outcome.detection.to_dict()))
         out.flush()
+        if progress is not None:
+            progress.advance(len(pending))
         pending.clear()
 
     articles = 0
@@ -134,7 +142,13 @@ def main(args: argparse.Namespace, settings: Settings) -> int:
                 file=sys.stderr,
             )
             return 1
-        counts = run(src, dst, sys.stderr, suite, args.batch or DEFAULT_BATCH)
+        # a bar with count and rate on a terminal; one summary line on stderr either way
+        with Progress("hybridwatch detect", unit="lines") as progress:
+            counts = run(src, dst, sys.stderr, suite, args.batch or DEFAULT_BATCH, progress)
+            progress.finish(
+                f"{counts.articles:,} articles, {counts.malformed} malformed, "
+                f"{counts.failed} failed"
+            )
     if counts.malformed or counts.failed:
         print(
             f"hybridwatch detect: {counts.articles} articles processed, "

@@ -33,6 +33,7 @@ from services.entrypoints.batch import RecordError, article_from_record, country
 from services.entrypoints.bootstrap import build_suite
 from services.entrypoints.detect import DEFAULT_BATCH
 from services.pipeline.step import ArticleFailure, run_batch
+from services.progress import Progress
 
 if TYPE_CHECKING:
     from detectors.pipeline import Detection
@@ -115,6 +116,7 @@ def evaluate(records: list[dict[str, Any]], settings: Settings) -> tuple[dict[st
         except RecordError as e:
             problems.append(f"{rec['_where']}: {e}")
     scored: list[tuple[dict[str, Any], Article, Detection]] = []
+    progress = Progress("hybridwatch eval", total=len(good), unit="records")
     for i in range(0, len(good), DEFAULT_BATCH):
         chunk = good[i : i + DEFAULT_BATCH]
         # the batch step every runtime shares: a record the detectors fail on changes
@@ -126,6 +128,8 @@ def evaluate(records: list[dict[str, Any]], settings: Settings) -> tuple[dict[st
                 problems.append(f"{rec['_where']}: {outcome.message}")
             else:
                 scored.append((rec, article, outcome.detection))
+        progress.advance(len(chunk))
+    progress.finish(f"{len(scored):,} records scored, {len(problems)} skipped")
     for rec, article, det in scored:
         lang = record_language(rec)
         countries = tuple(

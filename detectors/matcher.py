@@ -291,6 +291,16 @@ class Matcher:
         self._comp_names = tuple(comp_names)
         """Per rule, per component: the phrases that satisfy it."""
         self._comp_sets = tuple(tuple(frozenset(c) for c in comps) for comps in comp_names)
+        trigger_rules: dict[str, set[int]] = {}
+        for r_idx, rule_comps in enumerate(comp_names):
+            # A rule needs every component, so one of them suffices to propose it: the one
+            # with the fewest alternatives (the likeliest to be absent), ties the later one.
+            # Broad components (a concept of common words) then rarely propose rules.
+            trigger = min(reversed(rule_comps), key=len)
+            for name in trigger:
+                trigger_rules.setdefault(name, set()).add(r_idx)
+        self._trigger_rules = {n: tuple(sorted(r)) for n, r in trigger_rules.items()}
+        """Per phrase: the rules whose trigger component it belongs to."""
         self._sizes = {n: len(ph.tokens) for n, ph in phrases.items()}
         by_key: dict[str, list[Phrase]] = {}
         for ph in phrases.values():
@@ -312,7 +322,14 @@ class Matcher:
                 longer = tuple(
                     (str(ph), _rest_pattern(ph)) for ph in members if ph.key_len < len(ph.tokens)
                 )
-                self._automaton.add_word(spaced, (len(spaced), whole, longer))
+                # one alternation of every longer phrase's rest: a key shared by many
+                # phrases (a common stem such as " nov") costs one failed match per hit
+                any_rest = (
+                    re.compile("|".join(f"(?:{r.pattern})" for _, r in longer if r is not None))
+                    if len(longer) > 1
+                    else None
+                )
+                self._automaton.add_word(spaced, (len(spaced), whole, longer, any_rest))
         if by_key:
             self._automaton.make_automaton()
         self._empty = not by_key
@@ -333,7 +350,7 @@ class Matcher:
         # by one precompiled regex anchored right after the key (C, not a Python loop
         # over words).
         found: dict[str, list[int]] = {}
-        for end, (klen, whole, longer) in self._automaton.iter(joined):
+        for end, (klen, whole, longer, any_rest) in self._automaton.iter(joined):
             pos = end - klen + 1
             for name in whole:
                 at = found.get(name)
@@ -341,6 +358,8 @@ class Matcher:
                     found[name] = [pos]
                 else:
                     at.append(pos)
+            if any_rest is not None and any_rest.match(joined, end + 1) is None:
+                continue
             for name, rest in longer:
                 if rest.match(joined, end + 1) is not None:
                     found.setdefault(name, []).append(pos)
@@ -349,16 +368,21 @@ class Matcher:
 
     def _rules_hit(self, found: dict[str, list[int]], joined: str) -> list[RuleHit]:
         candidates: set[int] = set()
+        triggers = self._trigger_rules
         for name in found:
-            candidates.update(self._name_rules[name])
+            proposed = triggers.get(name)
+            if proposed is not None:
+                candidates.update(proposed)
         index: dict[int, int] = {}
         sizes = self._sizes
 
-        def token_spans(names: tuple[str, ...]) -> list[tuple[int, int]]:
+        present = set(found)
+
+        def token_spans(names: frozenset[str]) -> list[tuple[int, int]]:
             out = set()
-            for name in names:
+            for name in present & names:  # set & set walks the smaller one
                 size = sizes[name]
-                for pos in found.get(name, ()):
+                for pos in found[name]:
                     t0 = index.get(pos)
                     if t0 is None:
                         t0 = index[pos] = joined.count(" ", 0, pos)
@@ -366,11 +390,10 @@ class Matcher:
             return sorted(out)
 
         hits: list[RuleHit] = []
-        keys = found.keys()
         for r_idx in sorted(candidates):
             # every component needs a hit of one of its alternatives
             for alternatives in self._comp_sets[r_idx]:
-                if keys.isdisjoint(alternatives):
+                if present.isdisjoint(alternatives):
                     break
             else:
                 self._add_hits(r_idx, token_spans, hits)
@@ -379,10 +402,10 @@ class Matcher:
     def _add_hits(
         self,
         r_idx: int,
-        token_spans: Callable[[tuple[str, ...]], list[tuple[int, int]]],
+        token_spans: Callable[[frozenset[str]], list[tuple[int, int]]],
         hits: list[RuleHit],
     ) -> None:
-        comps = self._comp_names[r_idx]
+        comps = self._comp_sets[r_idx]
         rule = self.rules[r_idx]
         if len(comps) == 1:
             for span in token_spans(comps[0]):

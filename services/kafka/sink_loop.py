@@ -32,7 +32,6 @@ from __future__ import annotations
 
 import logging
 import random
-import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
@@ -254,20 +253,30 @@ class SinkLoop(Generic[T]):
         self.backoff = backoff or Backoff()
         self.metrics = metrics
         self.rng = rng or random.Random(0)
-        self._stop = threading.Event()
-        self.sleep: Callable[[float], object] = sleep or self._stop.wait
-        """Waits out a back-off; the default returns at once when the loop is stopped."""
+        self._stopping = False
+        self.sleep: Callable[[float], object] = sleep or self._nap
+        """Waits out a back-off; the default returns soon after the loop is stopped."""
         self._clock = clock
         self.poll_timeout_ms = poll_timeout_ms
         self.stats = LoopStats()
 
     @property
     def stopping(self) -> bool:
-        return self._stop.is_set()
+        return self._stopping
 
     def stop(self) -> None:
-        """Finish: a batch being retried is left uncommitted (safe from a signal handler)."""
-        self._stop.set()
+        """Finish: a batch being retried is left uncommitted. Safe from a signal handler:
+        it only sets a flag (no lock a handler could deadlock on)."""
+        self._stopping = True
+
+    def _nap(self, seconds: float) -> None:
+        """Sleep `seconds` in short slices, returning early once stopped."""
+        deadline = time.monotonic() + seconds
+        while not self._stopping:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return
+            time.sleep(min(left, 0.2))
 
     # -- the loop ---------------------------------------------------------------------
 
@@ -338,7 +347,7 @@ class SinkLoop(Generic[T]):
                         "%s: still waiting for topic %s", self.sink.name, ", ".join(missing)
                     )
                     warned = now
-            self._stop.wait(0.5)
+            self._nap(0.5)
 
     def _due(self, batch: _Batch[T], idle: bool, once: bool) -> bool:
         full = len(batch.entries) >= self.limits.size or batch.size_bytes >= self.limits.size_bytes

@@ -324,7 +324,7 @@ def test_a_topic_that_never_shows_partitions_is_a_clear_error() -> None:
     consumer.topic_exists = False
     ticks = iter(range(0, 10_000, 30))
     loop._clock = lambda: float(next(ticks))
-    loop._stop.wait = lambda timeout=None: False  # type: ignore[method-assign]
+    loop._nap = lambda seconds: None  # type: ignore[method-assign]
     with pytest.raises(NoPartitions, match="topic in has no partitions"):
         loop.run(once=True)
     assert "subscribe" not in log  # the group is never joined without the topic's metadata

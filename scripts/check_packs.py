@@ -16,7 +16,10 @@ text; neutral records keep their `language` and also use their `title` when it i
 the text itself.
 
     .venv/bin/python scripts/check_packs.py [--data /work/shared/data/train] [--json]
-        [--packs-dir DIR] [--show-neutral N]
+        [--packs-dir DIR] [--show-neutral N] [--input FILE ...]
+
+--input reads other labelled files the same way instead (the dev files, to report
+validation figures - never to choose terms or weights).
 
 --show-neutral N prints the rules behind N flagged neutral records (rule ids and the
 matched words only) to find over-broad terms. Nothing is written to the repository.
@@ -52,9 +55,11 @@ class Item:
     language: str
 
 
-def read_items(data: Path) -> Iterator[Item]:
-    for name in ("euvsdisinfo-train.jsonl", "neutral-train.jsonl", "neutral-train-en.jsonl"):
-        path = data / name
+TRAIN_FILES = ("euvsdisinfo-train.jsonl", "neutral-train.jsonl", "neutral-train-en.jsonl")
+
+
+def read_items(data: Path, inputs: tuple[Path, ...] = ()) -> Iterator[Item]:
+    for path in inputs or tuple(data / name for name in TRAIN_FILES):
         with path.open(encoding="utf-8") as fh:
             for n, line in enumerate(fh, 1):
                 try:
@@ -101,7 +106,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     flagged: dict[str, Counter[str]] = defaultdict(Counter)
     any_flag: Counter[str] = Counter()
     shown = 0
-    for n, item in enumerate(read_items(Path(args.data))):
+    inputs = tuple(Path(p) for p in args.input or ())
+    for n, item in enumerate(read_items(Path(args.data), inputs)):
         if not item.text and not item.title:
             continue
         totals[item.group] += 1
@@ -136,6 +142,13 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--data", default=str(DEFAULT_DATA), help="folder of the train JSONL files")
     ap.add_argument("--packs-dir", default=None, help="rule packs to check (default: bundled)")
+    ap.add_argument(
+        "--input",
+        "-i",
+        action="append",
+        metavar="FILE",
+        help="labelled JSONL to read instead of the train files (e.g. dev, to REPORT only)",
+    )
     ap.add_argument("--json", action="store_true", help="print JSON instead of a table")
     ap.add_argument("--show-neutral", type=int, default=0, metavar="N")
     args = ap.parse_args(argv)

@@ -197,7 +197,7 @@ def run_kafka(
     url = os.environ["HW_ES_URL"].rstrip("/")
     kind = os.environ.get("HW_STORE_KIND", "opensearch")
     name = f"bench{uuid.uuid4().hex[:8]}"
-    base = {
+    base: dict[str, Any] = {
         "data_dir": str(tmp / "kafka"),
         "archive": {"dir": str(archive_dir)},
         "kafka": {"bootstrap": bootstrap, "topic_prefix": f"hwb{name}.", "partitions": 6},

@@ -239,3 +239,83 @@ def test_replay_from_kafka_by_time_takes_the_window_from_the_live_topic(
     finally:
         store.close()
     assert got == expected and expected
+
+
+def test_isolated_kafka_replay_of_the_archive_equals_the_original_live_run(
+    kafka_bootstrap: str, kafka_prefix: str, tmp_path: Path
+) -> None:
+    from tests.integration.kafka.helpers import publish_articles
+
+    articles = [
+        a.model_copy(update={"published": START + timedelta(minutes=15 * i)})
+        for i, a in enumerate(synthetic_articles(150, seed=41))
+    ]
+    create_topics(kafka_bootstrap, kafka_prefix)
+    archive_dir = tmp_path / "archive"
+    tree = settings_tree(
+        kafka_bootstrap,
+        kafka_prefix,
+        tmp_path / "live",
+        archive__dir=str(archive_dir),
+        archive__group_id=f"archiver-{kafka_prefix}",
+        detectors__enabled=DETECTORS,
+    )
+    config = tmp_path / "live.yaml"
+    config.write_text(yaml.safe_dump(tree), encoding="utf-8")
+
+    # the original live run: articles on the live topic, a live worker, the archiver
+    publish_articles(kafka_bootstrap, kafka_prefix, tmp_path / "pub", articles)
+    live_topics = Topics(kafka_prefix)
+    worker = start_worker(
+        kafka_bootstrap, kafka_prefix, tmp_path, "live-worker", detectors__enabled=DETECTORS
+    )
+    try:
+        wait_until(
+            lambda: (
+                _committed(kafka_bootstrap, tree["worker"]["app_id"], live_topics.articles)
+                >= len(articles)
+            ),
+            300,
+            "the live worker to process the articles",
+            worker,
+        )
+    finally:
+        worker.stop()
+    live_ids = set(signal_ids(kafka_bootstrap, live_topics.signals, 1, timeout=60))
+    archived = subprocess.run(
+        [*CLI, "archive", "--once", "--config", str(config)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+        env={k: v for k, v in os.environ.items() if not k.startswith("HW_")},
+    )
+    assert archived.returncode == 0, archived.stderr
+
+    # the replay of that archive, isolated, through a worker of its own
+    sent = _cli(config, "replay", "--to", "kafka", "--name", "again")
+    assert sent["published"] == len(articles)
+    ns = kafka_namespace(load_settings(config, environ={}), "again")
+    ns_topics = Topics(ns.kafka.topic_prefix)
+    worker = start_worker(
+        kafka_bootstrap,
+        ns.kafka.topic_prefix,
+        tmp_path,
+        "ns-worker",
+        worker__app_id=ns.worker.app_id,
+        detectors__enabled=DETECTORS,
+    )
+    try:
+        wait_until(
+            lambda: (
+                _committed(kafka_bootstrap, ns.worker.app_id, ns_topics.articles) >= len(articles)
+            ),
+            300,
+            "the namespace worker to process the replay",
+            worker,
+        )
+    finally:
+        worker.stop()
+    replayed_ids = set(signal_ids(kafka_bootstrap, ns_topics.signals, 1, timeout=60))
+    assert live_ids and replayed_ids == live_ids

@@ -196,11 +196,12 @@ def open_alert_outbox(settings: Settings) -> tuple[AlertOutbox, Path]:
         raise ConfigError(f"data_dir: cannot keep the alert outbox in {directory}: {err}") from err
 
 
-def start_metrics(settings: Settings) -> Metrics:
-    """This process's registry, served on `metrics.port` when set (0: a free port)."""
+def start_metrics(settings: Settings, role: str = "", group: str = "") -> Metrics:
+    """This process's registry, served on `metrics.port` when set (0: a free port).
+    `role`: hw_process_info{role}; `group`: the consumer group of hw_consumer_lag."""
     from services.metrics import Metrics
 
-    metrics = Metrics.create()
+    metrics = Metrics.create(role, group)
     port = metrics.serve(settings.metrics.port)
     if port is not None:
         log.warning("metrics on http://0.0.0.0:%d/metrics", port)
@@ -225,6 +226,8 @@ class Embedded:
     started_at: float = field(default_factory=time.time)
     banner: str | None = None
     """Shown on the live page (`runtime.demo` in /healthz): set by `run --demo`."""
+    metrics: Metrics | None = None
+    """Served on `metrics.port` when set (the API's /metrics has the coverage gauges)."""
 
     def source_health(self) -> list[dict[str, Any]]:
         return [h.to_dict() for h in self.ingest_state.health(self.sources)]
@@ -271,6 +274,8 @@ class Embedded:
                 await self.pipeline.drain_and_stop()
             finally:
                 self.alerter.close()
+                if self.metrics is not None:
+                    self.metrics.close()
                 self.ingest_state.close()
                 self.store.close()
                 if self.pipeline.archive is not None:
@@ -283,6 +288,7 @@ def build_embedded(settings: Settings) -> Embedded:
     from ingest.state import IngestState
     from services.claims.reload import ImportedClaims
     from services.embedded.pipeline import EmbeddedPipeline
+    from services.metrics import EMBEDDED_FAMILIES, embedded_families
 
     sources = load_sources(settings)
     suite = build_suite(settings)  # before opening files: a bad option fails fast
@@ -310,8 +316,14 @@ def build_embedded(settings: Settings) -> Embedded:
             before_batch=claims.refresh,
         )
         poller = Poller(settings, sources, ingest_state, pipeline.publish)
+        metrics = start_metrics(settings, "run")
+        metrics.watch_feeds(lambda: ingest_state.health(sources))
+        metrics.watch_alerts(lambda: {"delivered": alerter.delivered, "failed": alerter.failed})
+        metrics.watch(lambda: embedded_families(pipeline), EMBEDDED_FAMILIES)
         undo.pop_all()
-    return Embedded(settings, sources, store, ingest_state, suite, alerter, pipeline, poller)
+    return Embedded(
+        settings, sources, store, ingest_state, suite, alerter, pipeline, poller, metrics=metrics
+    )
 
 
 @dataclass
@@ -379,7 +391,7 @@ def build_ingest(settings: Settings, publisher: Any = None, ensure: bool = True)
     require_kafka(settings, "ingest")
     if ensure:
         ensure_topics(settings.kafka)
-    metrics = start_metrics(settings)
+    metrics = start_metrics(settings, "ingest")
     with contextlib.ExitStack() as undo:
         undo.callback(metrics.close)
         if publisher is None:
@@ -387,6 +399,7 @@ def build_ingest(settings: Settings, publisher: Any = None, ensure: bool = True)
         data_dir = Path(settings.data_dir)
         data_dir.mkdir(parents=True, exist_ok=True)
         state = IngestState.open(data_dir)
+        metrics.watch_feeds(lambda: state.health(sources))
         poller = Poller(settings, sources, state, publisher)
         undo.pop_all()
     return Ingest(poller, publisher, state, metrics)
@@ -419,6 +432,21 @@ def _consumer_closers(consumer: Any, producer: Any) -> list[Callable[[], None]]:
     return [lambda: consumer.close(autocommit=False), lambda: producer.close(timeout=30)]
 
 
+def _loop_metrics(settings: Settings, role: str, group: str, loop: Any) -> Metrics:
+    """A sink role's metrics: the loop's counters and dead letters, its write latency and
+    its group's lag (from committed offsets, read by a client of its own at scrape)."""
+    from services.metrics import GroupLagReader
+
+    metrics = start_metrics(settings, role, group)
+    loop.metrics = metrics
+    metrics.watch_loop(lambda: loop.stats)
+    metrics.time_sink(loop)
+    assert settings.kafka.bootstrap  # require_kafka ran first
+    lag = GroupLagReader(settings.kafka.bootstrap, group, loop.sink.topics())
+    metrics.watch_group_lag(lag)
+    return metrics
+
+
 def build_indexer(settings: Settings) -> ConsumerRole:
     """`hybridwatch indexer`: Kafka -> Elasticsearch/OpenSearch (one engine client)."""
     from hybridwatch.topics import Topics
@@ -439,10 +467,8 @@ def build_indexer(settings: Settings) -> ConsumerRole:
         consumer, producer = kafka_consumer_clients(
             settings, cfg.group_id, "indexer", max_poll_records=cfg.batch_size
         )
-        metrics = start_metrics(settings)
-        indexer = Indexer(
-            consumer, producer, store, Topics(settings.kafka.topic_prefix), cfg, metrics=metrics
-        )
+        indexer = Indexer(consumer, producer, store, Topics(settings.kafka.topic_prefix), cfg)
+        metrics = _loop_metrics(settings, "indexer", cfg.group_id, indexer.loop)
         undo.pop_all()
     return ConsumerRole(
         indexer, [*_consumer_closers(consumer, producer), store.close, metrics.close]
@@ -470,9 +496,18 @@ def build_alert_delivery(settings: Settings) -> ConsumerRole:
             Topics(settings.kafka.topic_prefix),
             retry_seconds=settings.alerts.retry_seconds,
         )
+        metrics = _loop_metrics(settings, "alerter", settings.alerts.group_id, delivery.loop)
+        metrics.watch_alerts(
+            lambda: {
+                "delivered": alerter.delivered,
+                "failed": alerter.failed,
+                "pending": delivery.sink.pending,
+            }
+        )
         undo.pop_all()
     return ConsumerRole(
-        delivery, [*_consumer_closers(consumer, producer), alerter.close, outbox.close]
+        delivery,
+        [*_consumer_closers(consumer, producer), alerter.close, outbox.close, metrics.close],
     )
 
 
@@ -487,5 +522,8 @@ def build_archiver(settings: Settings) -> ConsumerRole:
         undo.callback(archive.close)
         consumer, producer = kafka_consumer_clients(settings, settings.archive.group_id, "archiver")
         loop = ArchiveConsumer(consumer, producer, archive, Topics(settings.kafka.topic_prefix))
+        metrics = _loop_metrics(settings, "archive", settings.archive.group_id, loop.loop)
         undo.pop_all()
-    return ConsumerRole(loop, [*_consumer_closers(consumer, producer), archive.close])
+    return ConsumerRole(
+        loop, [*_consumer_closers(consumer, producer), archive.close, metrics.close]
+    )

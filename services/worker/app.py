@@ -56,7 +56,7 @@ class WorkerApp:
 def build_worker(settings: Settings, suite: DetectorSuite | None = None) -> WorkerApp:
     bootstrap = require_bootstrap(settings.kafka)
     suite = suite or build_suite(settings)
-    metrics = Metrics.create()
+    metrics = Metrics.create("worker", settings.worker.app_id)  # Faust: group id = app id
     topics = Topics(settings.kafka.topic_prefix)
     runtime = FaustRuntime(settings, bootstrap, topics)
     processor = BatchProcessor(

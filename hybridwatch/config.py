@@ -126,6 +126,20 @@ class ApiSettings(_Frozen):
     enabled: bool = True
     host: str = "127.0.0.1"
     port: int = Field(default=8686, ge=0, le=65535)
+    auth: Literal["auto", "tokens", "open"] = "auto"
+    """auto: bearer tokens are required once the token store holds one, and always when
+    the API is bound beyond loopback; tokens: always required; open: no authentication
+    (loud warning when bound beyond loopback). docs/security.md."""
+    tokens_file: Path | None = None
+    """The hashed API tokens (`hybridwatch token`); default <data_dir>/api-tokens.sqlite3."""
+    max_body_bytes: int = Field(default=64 * 1024, ge=1024, le=64 * 1024 * 1024)
+    """Largest request body accepted (413 beyond it)."""
+    rate_per_minute: int = Field(default=600, ge=1, le=1_000_000)
+    """Requests per minute per token (per client address for requests without a valid
+    token); bursts up to rate_burst; beyond it 429 with Retry-After."""
+    rate_burst: int = Field(default=120, ge=1, le=1_000_000)
+    cors_origins: tuple[str, ...] = ()
+    """Origins allowed to call the API from a browser; empty (default): no CORS headers."""
 
 
 def _http_url(v: str) -> str:
@@ -246,6 +260,30 @@ class KafkaSettings(_Frozen):
     1.7x gzip's size; zstd/snappy need their own packages."""
     linger_ms: int = Field(default=20, ge=0, le=10_000)
     """How long the producer waits to fill a batch (throughput vs latency)."""
+    security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = "PLAINTEXT"
+    sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] = "SCRAM-SHA-512"
+    sasl_username: str | None = None
+    sasl_password: SecretStr | None = None
+    """From HW_KAFKA__SASL_PASSWORD, or a file named by sasl_password_file."""
+    sasl_password_file: Path | None = None
+    ssl_cafile: Path | None = None
+    ssl_certfile: Path | None = None
+    ssl_keyfile: Path | None = None
+    ssl_check_hostname: bool = True
+
+    @model_validator(mode="after")
+    def _security(self) -> KafkaSettings:
+        sasl = self.security_protocol.startswith("SASL_")
+        if sasl and not self.sasl_username:
+            raise ValueError(f"kafka.sasl_username is required with {self.security_protocol}")
+        if sasl and self.sasl_password is None and self.sasl_password_file is None:
+            raise ValueError(
+                f"kafka.sasl_password (or sasl_password_file) is required with "
+                f"{self.security_protocol}"
+            )
+        if (self.ssl_certfile is None) != (self.ssl_keyfile is None):
+            raise ValueError("kafka.ssl_certfile and kafka.ssl_keyfile go together")
+        return self
 
 
 class StoreSettings(_Frozen):
@@ -255,6 +293,12 @@ class StoreSettings(_Frozen):
     username: str | None = None
     password: SecretStr | None = None
     verify_certs: bool = True
+    ca_certs: Path | None = None
+    """CA bundle that signed the engine's certificate (https:// URLs)."""
+    client_cert: Path | None = None
+    client_key: Path | None = None
+    api_key: SecretStr | None = None
+    """Engine API key (Authorization: ApiKey ...), instead of username/password."""
 
 
 class WorkerSettings(_Frozen):

@@ -22,7 +22,14 @@ def main(args: argparse.Namespace, settings: Settings) -> int:
     if not 0 <= port <= 65535:
         print(f"hybridwatch api: --port must be 0..65535, got {port}", file=sys.stderr)
         return 2
-    store = open_store(settings)
+    try:
+        store = open_store(settings)
+    except (OSError, RuntimeError) as err:  # engine unreachable, unusable data_dir
+        print(
+            f"hybridwatch api: cannot open the {settings.store.kind} store: {err}",
+            file=sys.stderr,
+        )
+        return 1
     try:
         app = build_app(settings, store)
         print(

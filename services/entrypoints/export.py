@@ -42,7 +42,14 @@ def main(args: argparse.Namespace, settings: Settings) -> int:
         flagged_only=True,
         flag_threshold=settings.detectors.flag_threshold,
     )
-    store = open_store(settings)
+    try:
+        store = open_store(settings)
+    except (OSError, RuntimeError) as err:  # engine unreachable, unusable data_dir
+        print(
+            f"hybridwatch export stix: cannot open the {settings.store.kind} store: {err}",
+            file=sys.stderr,
+        )
+        return 1
     try:
         hits = collect_hits(store, replace(query), STIX_MAX_ARTICLES)
     finally:

@@ -25,7 +25,14 @@ def main(args: argparse.Namespace, settings: Settings) -> int:
     if not out.parent.is_dir():
         print(f"hybridwatch triage export: --out: no folder {out.parent}", file=sys.stderr)
         return 2
-    store = open_store(settings)
+    try:
+        store = open_store(settings)
+    except (OSError, RuntimeError) as err:  # engine unreachable, unusable data_dir
+        print(
+            f"hybridwatch triage export: cannot open the {settings.store.kind} store: {err}",
+            file=sys.stderr,
+        )
+        return 1
     try:
         tmp = out.with_name(out.name + ".tmp")
         with tmp.open("w", encoding="utf-8") as fh:

@@ -69,3 +69,34 @@ def test_triage_export_writes_labelled_jsonl(config: Path, tmp_path: Path) -> No
         )
         == 2
     )
+
+
+@pytest.mark.parametrize(
+    "argv", [["api", "--port", "0"], ["export", "stix"], ["triage", "export", "--out", "x.jsonl"]]
+)
+def test_an_unreachable_search_engine_is_one_clear_line(
+    argv: list[str],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    import os
+    import socket
+
+    for name in [k for k in os.environ if k.startswith("HW_")]:
+        monkeypatch.delenv(name)
+    monkeypatch.chdir(tmp_path)
+    with socket.socket() as s:  # a port nobody listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    cfg = tmp_path / "engine.yaml"
+    cfg.write_text(
+        yaml.safe_dump(
+            {"data_dir": str(tmp_path), "sources": [],
+             "store": {"kind": "opensearch", "url": f"http://127.0.0.1:{port}"}}
+        ),
+        encoding="utf-8",
+    )  # fmt: skip
+    assert main([*argv, "--config", str(cfg)]) == 1
+    err = capsys.readouterr().err
+    assert "cannot open the opensearch store" in err and "not reachable" in err

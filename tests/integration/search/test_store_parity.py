@@ -278,7 +278,14 @@ def test_triage_through_the_api_lands_the_same_in_both_stores(
 
 @pytest.mark.parametrize(
     "argv",
-    [["Приштина"], ["djokovic", "--country", "MK"], ["--narrative", "anti-nato", "--limit", "50"]],
+    [
+        ["Приштина"],
+        ["djokovic", "--country", "MK"],
+        ["--narrative", "anti-nato", "--limit", "50"],
+        ["референдумот"],
+        ["referend*", "--flagged", "--limit", "50"],
+        ['"Zakazan e referendumot"'],
+    ],
 )
 def test_hybridwatch_search_prints_the_same_on_both_stores(
     both_stores: tuple[Any, Any],

@@ -248,6 +248,19 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("--until", help="RFC 3339 time or date (a date includes that day)")
     q.add_argument("--country", help="source country, e.g. MK")
     q.add_argument("--out", "-o", default="-", help="bundle file (default: stdout)")
+
+    p = sub.add_parser("token", help="API bearer tokens (stored hashed; docs/security.md)")
+    tk = p.add_subparsers(dest="action", metavar="ACTION", required=True)
+    q = tk.add_parser("create", help="create a token and print it once")
+    _add_config(q)
+    q.add_argument("--name", required=True, help="who or what holds it, e.g. alice or grafana")
+    q.add_argument("--role", required=True, choices=("analyst", "operator", "admin"))
+    q = tk.add_parser("list", help="tokens: id, name, role, created, revoked (never the token)")
+    _add_config(q)
+    q.add_argument("--json", action="store_true")
+    q = tk.add_parser("revoke", help="revoke a token by its id (effective on the next request)")
+    _add_config(q)
+    q.add_argument("id", help="the token's id from `hybridwatch token list`")
     return parser
 
 
@@ -271,6 +284,7 @@ COMMAND_MODULES = {
     "triage": "services.entrypoints.triage",
     "export": "services.entrypoints.export",
     "dead-letters": "services.entrypoints.dead_letters",
+    "token": "services.entrypoints.token",
 }
 
 

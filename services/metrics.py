@@ -221,6 +221,13 @@ class Metrics:
         )
         loop.sink = TimedSink(loop.sink, hist.observe)
 
+    def watch_embedded(self, pipeline: Any) -> None:
+        """`hybridwatch run`: the embedded pipeline keeps its own counters; expose those
+        under the shared names (hw_articles_out, hw_errors{stage}) instead of ours."""
+        self.registry.unregister(self.articles_out)
+        self.registry.unregister(self.errors)
+        self.watch(lambda: embedded_families(pipeline), EMBEDDED_FAMILIES)
+
     def watch_group_lag(self, lag: Callable[[], Mapping[tuple[str, int], int]]) -> None:
         """Refresh hw_consumer_lag{group,topic,partition} from `lag()` at each scrape."""
 

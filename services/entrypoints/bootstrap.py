@@ -288,7 +288,6 @@ def build_embedded(settings: Settings) -> Embedded:
     from ingest.state import IngestState
     from services.claims.reload import ImportedClaims
     from services.embedded.pipeline import EmbeddedPipeline
-    from services.metrics import EMBEDDED_FAMILIES, embedded_families
 
     sources = load_sources(settings)
     suite = build_suite(settings)  # before opening files: a bad option fails fast
@@ -319,7 +318,7 @@ def build_embedded(settings: Settings) -> Embedded:
         metrics = start_metrics(settings, "run")
         metrics.watch_feeds(lambda: ingest_state.health(sources))
         metrics.watch_alerts(lambda: {"delivered": alerter.delivered, "failed": alerter.failed})
-        metrics.watch(lambda: embedded_families(pipeline), EMBEDDED_FAMILIES)
+        metrics.watch_embedded(pipeline)
         undo.pop_all()
     return Embedded(
         settings, sources, store, ingest_state, suite, alerter, pipeline, poller, metrics=metrics

@@ -96,3 +96,18 @@ def test_sink_loop_counters_alert_counts_and_timed_writes_are_exposed() -> None:
     assert "hw_alerts_delivered_total 4.0" in text and "hw_alerts_failed_total 2.0" in text
     assert "hw_alerts_pending 1.0" in text
     assert "hw_sink_write_seconds_count 1.0" in text
+
+
+def test_embedded_run_exposes_its_pipeline_counters_under_the_shared_names() -> None:
+    from services.embedded.pipeline import PipelineStats
+
+    class Pipeline:
+        stats = PipelineStats(articles=5, detector_errors=1)
+        queue_depth = 2
+
+    m = Metrics.create("run")
+    m.watch_embedded(Pipeline())
+    text = _text(m)
+    assert "hw_articles_out_total 5.0" in text
+    assert 'hw_errors_total{stage="detect"} 1.0' in text
+    assert "hw_embedded_queue_depth 2.0" in text

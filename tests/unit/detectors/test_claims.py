@@ -6,6 +6,7 @@ import gzip
 import json
 import random
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -22,6 +23,7 @@ from detectors.claim_index import (
 from detectors.claims import INDEX_FILE, ClaimsDetector, ClaimsOptions, load_index
 from detectors.matcher import token_stream
 from detectors.view import ArticleView
+from hybridwatch.events import Article, Signal
 from hybridwatch.textfold import fold
 from services.claims.build import build_claim_index
 from tests.unit.detectors.conftest import make_article
@@ -57,12 +59,12 @@ def index_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
-def _detector(index_file: Path, **opts: object) -> ClaimsDetector:
-    return ClaimsDetector(ClaimsOptions(index_file=str(index_file), **opts))  # type: ignore[arg-type]
+def _detector(index_file: Path, **opts: Any) -> ClaimsDetector:
+    return ClaimsDetector(ClaimsOptions(index_file=str(index_file), **opts))
 
 
-def _check_spans(article: object, signal: object) -> None:
-    for ev in signal.evidence:  # type: ignore[attr-defined]
+def _check_spans(article: Article, signal: Signal) -> None:
+    for ev in signal.evidence:
         assert getattr(article, ev.field)[ev.start : ev.end] == ev.text
         assert ev.text.strip()
 

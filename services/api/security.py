@@ -42,9 +42,14 @@ import time
 from collections.abc import Awaitable, Callable, Iterable, MutableMapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, TextIO
 
 from services.auth.tokens import RANK, TokenInfo, TokenStore, allows
+
+if TYPE_CHECKING:
+    from fastapi import FastAPI
+
+    from hybridwatch.config import Settings
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -376,8 +381,8 @@ class SecurityMiddleware:
 
 
 def secure_app(
-    app: Any, settings: Any, *, tokens: TokenStore | None = None, out: Any = None
-) -> Any:
+    app: FastAPI, settings: Settings, *, tokens: TokenStore | None = None, out: TextIO | None = None
+) -> FastAPI:
     """Wrap `app` (a FastAPI app with all its routes) with authentication, limits and
     headers from `settings.api`; returns the app (the middleware is added to it)."""
     api = settings.api

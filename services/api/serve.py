@@ -18,6 +18,7 @@ from fastapi import FastAPI
 from hybridwatch.config import Settings, SourceConfig, load_sources
 from services.api.app import create_app
 from services.api.claims import links_from_index_file
+from services.api.security import secure_app
 
 
 def configured_health(
@@ -52,7 +53,7 @@ def configured_health(
 def build_app(settings: Settings, store: Any) -> FastAPI:
     sources = load_sources(settings)
     kind = settings.store.kind
-    return create_app(
+    app = create_app(
         store,
         configured_health(Path(settings.data_dir), sources),
         lambda: {"healthy": True, "store": kind},
@@ -60,6 +61,7 @@ def build_app(settings: Settings, store: Any) -> FastAPI:
         poll_intervals={s.id: s.interval for s in sources},
         claim_links=links_from_index_file(),
     )
+    return secure_app(app, settings)  # tokens, roles, limits, headers (docs/security.md)
 
 
 def serve(app: FastAPI, host: str, port: int) -> None:

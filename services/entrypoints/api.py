@@ -22,6 +22,10 @@ def main(args: argparse.Namespace, settings: Settings) -> int:
     if not 0 <= port <= 65535:
         print(f"hybridwatch api: --port must be 0..65535, got {port}", file=sys.stderr)
         return 2
+    if host != settings.api.host:  # the security policy judges the address really bound
+        settings = settings.model_copy(
+            update={"api": settings.api.model_copy(update={"host": host})}
+        )
     try:
         store = open_store(settings)
     except (OSError, RuntimeError) as err:  # engine unreachable, unusable data_dir

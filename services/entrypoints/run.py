@@ -161,7 +161,9 @@ async def _run(settings: Settings, once: bool, api: bool, demo: bool = False) ->
     try:
         await rt.pipeline.start()
         if sock is not None:
-            server = _Server(rt.create_app(), sock)
+            from services.api.security import secure_app
+
+            server = _Server(secure_app(rt.create_app(), settings), sock)
             host, port = sock.getsockname()[:2]
             server_task = asyncio.create_task(server.serve(), name="api")
             print(f"hybridwatch: live page and API on http://{host}:{port}/", file=sys.stderr)

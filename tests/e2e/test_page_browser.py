@@ -140,6 +140,9 @@ def browser_page(tmp_path: Path) -> Iterator[Any]:
             headless=True,
             args=CHROMIUM_FLAGS,
             viewport={"width": 1366, "height": 900},
+            # Playwright's wait_for_function runs its predicate with eval, which the page's
+            # CSP forbids; tests/e2e/test_page_csp.py drives the page under its real CSP.
+            bypass_csp=True,
         )
         try:
             yield context.new_page()

@@ -52,7 +52,7 @@ def _app(store: SqliteStore, settings: Settings) -> Any:
 @pytest.fixture
 def tokens(tmp_path: Path) -> dict[str, str]:
     ts = TokenStore.open(tmp_path)
-    out = {role: ts.create(f"t-{role}", role)[0] for role in ROLES}
+    out: dict[str, str] = {role: ts.create(f"t-{role}", role)[0] for role in ROLES}
     ts.close()
     return out
 

@@ -7,7 +7,7 @@ score, as exact offsets into the article's original title and text.
 
 Two sub-models (reasoning in services/learning/train.py and docs/detectors.md):
 `english` reads word n-grams and runs only on text that reads as English (function
-word count, `detectors.learned_features.is_english`; the declared language is not
+word count, `detectors.learned_features.read_language`; the declared language is not
 trusted); `concepts` reads language-free concept tokens from the multilingual concept
 lexicon and runs on every text. The article's probability is the larger of the two,
 mapped to a score so that the operating point chosen on the dev files (stored in
@@ -32,13 +32,7 @@ import numpy.typing as npt
 from pydantic import Field
 
 from detectors.base import Detector, DetectorConfigError, DetectorOptions, State
-from detectors.learned_features import (
-    MAX_CHARS,
-    TOKEN,
-    Featurizer,
-    is_english,
-    regional_language,
-)
+from detectors.learned_features import MAX_CHARS, TOKEN, Featurizer, Language, read_language
 from detectors.learned_model import MODEL_FILE, ModelFile, ModelFileError, load_model_file, sigmoid
 from detectors.narrative import severity_for
 from detectors.view import ArticleView
@@ -49,11 +43,11 @@ CONCEPT_BITS = 18
 log = logging.getLogger(__name__)
 FRAME_KINDS = frozenset({"frame", "cue"})
 CONCEPT_PAIR_CHARS = 120
-CONCEPT_MAX_CHARS = 1500
+CONCEPT_MAX_CHARS = 1200
 """The concept model reads the title and lede: where a claim is stated, at half the
 scan cost of the whole MAX_CHARS window."""
-LANGUAGE_WORDS = 200
-"""Words counted to choose the regional lexicon."""
+GATE_CHARS = 1500
+"""The language is decided from the words of the title and lede (`read_language`)."""
 """Two concepts whose matches start within this many folded characters form a pair."""
 
 
@@ -112,6 +106,7 @@ class LearnedFeatures:
             "concept_pair_chars": CONCEPT_PAIR_CHARS,
             "max_chars": MAX_CHARS,
             "concept_max_chars": CONCEPT_MAX_CHARS,
+            "gate_chars": GATE_CHARS,
             "lexicon": lexicon_id(self.lexicon),
         }
 
@@ -123,18 +118,13 @@ class LearnedFeatures:
 
     # -- concepts --------------------------------------------------------------
     def concept_matches(
-        self, folded: str, english: bool, tokens: Sequence[str] | None = None
+        self, folded: str, english: bool, regional: str | None = None
     ) -> list[tuple[str, int, int]]:
-        """Concept hits in the folded text, read with the lexicon of its language (English
-        by the gate, else the regional group with the most function words of its own)."""
+        """Concept hits in the folded text's title and lede, read with the lexicon of its
+        language: English by the gate, else `regional` (see `Language.regional`)."""
         if self.lexicon is None:
             return []
-        if english:
-            language: str | None = "en"
-        else:
-            words = tokens if tokens is not None else TOKEN.findall(folded[:MAX_CHARS])
-            language = regional_language(words[:LANGUAGE_WORDS])
-        return self.lexicon.concepts(folded[:CONCEPT_MAX_CHARS], language)
+        return self.lexicon.concepts(folded[:CONCEPT_MAX_CHARS], "en" if english else regional)
 
     def concept_keys(self, matches: Sequence[tuple[str, int, int]]) -> list[str]:
         """Feature keys: each frame or cue concept (what is said: AGGRESSION, PUPPET,
@@ -182,10 +172,10 @@ class LearnedFeatures:
         from hybridwatch.textfold import fold
 
         folded = fold(text)
-        words = TOKEN.findall(folded[:MAX_CHARS])
+        lang = read_language(TOKEN.findall(folded[:GATE_CHARS]))
         if english is None:
-            english = is_english(words)
-        return self.concept_indices_of(self.concept_matches(folded, english, words))
+            english = lang.english
+        return self.concept_indices_of(self.concept_matches(folded, english, lang.regional))
 
 
 class LearnedOptions(DetectorOptions):
@@ -242,10 +232,11 @@ class LearnedDetector(Detector):
         }
 
     def detect(self, article: ArticleView, state: State) -> list[Signal]:
-        title, text = article.title, article.text
-        folded = f"{title.folded}\n{text.folded}"
-        words = TOKEN.findall(folded[:MAX_CHARS])
-        english = reads_english(words, article.article.title, article.article.text)
+        title, text = article.title, article.article
+        folded = f"{title.folded}\n{article.text.folded}"
+        head = TOKEN.findall(folded[:GATE_CHARS])
+        lang = read_language(head)
+        english = reads_english(lang, text.title, text.text)
         # One sub-model per article: English text has the word model (far stronger on
         # English than concepts), any other text the concept model; each probability
         # becomes a score through its own operating point, chosen on dev.
@@ -256,6 +247,7 @@ class LearnedDetector(Detector):
         matches: list[tuple[str, int, int]] = []
         if english:
             if self.english is not None:
+                words = TOKEN.findall(folded[:MAX_CHARS])
                 present = self.features.words.indices(self.features.words.hashed(words))
                 best_p = sigmoid(self.english.logit(present))
                 best, best_score = (
@@ -263,7 +255,7 @@ class LearnedDetector(Detector):
                     probability_to_score(best_p, self.thresholds["english"]),
                 )
         elif self.concept_model is not None:
-            matches = self.features.concept_matches(folded, False, words)
+            matches = self.features.concept_matches(folded, False, lang.regional)
             best_p = sigmoid(self.concept_model.logit(self.features.concept_indices_of(matches)))
             best, best_score = "concepts", probability_to_score(best_p, self.thresholds["concepts"])
         score = round(best_score, 4)
@@ -372,17 +364,15 @@ class LearnedDetector(Detector):
         return _Span(fname, start, end, w, rule)
 
 
-def reads_english(words: Sequence[str], title: str, text: str) -> bool:
-    """The English gate (`is_english`), plus: a text with no function word of either side
-    (a short headline) reads as English when it is plain ASCII - regional headlines
-    almost always carry Cyrillic or diacritics. Training and run time share it."""
-    from detectors.learned_features import ENGLISH_MARKERS, REGIONAL_MARKERS
-
-    if is_english(words):
+def reads_english(lang: Language, title: str, text: str) -> bool:
+    """The English gate (`Language.english`), plus: a text with no function word of
+    either side (a short headline) reads as English when it is plain ASCII - regional
+    headlines almost always carry Cyrillic or diacritics. Training and run time share it."""
+    if lang.english:
         return True
-    if any(t in ENGLISH_MARKERS or t in REGIONAL_MARKERS for t in words):
+    if lang.markers:
         return False
-    return title.isascii() and text[:MAX_CHARS].isascii()
+    return title.isascii() and text[:GATE_CHARS].isascii()
 
 
 def _best_spans(cands: list[_Span]) -> list[_Span]:

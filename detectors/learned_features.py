@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import re
 import zlib
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -122,28 +123,62 @@ SQ_MARKERS = frozenset(
 """Frequent function words of Albanian, folded."""
 REGIONAL_MARKERS = BCMS_MARKERS | MK_MARKERS | SQ_MARKERS
 """Frequent function words of sr/hr/bs/cnr, mk and sq, folded."""
-_GROUP_LANGUAGE = (("sr", BCMS_MARKERS - MK_MARKERS), ("mk", MK_MARKERS), ("sq", SQ_MARKERS))
+GATE_WORDS = 200
+"""Words (from the start: title and lede) counted to decide the language."""
+_EN, _REG, _SR, _MK, _SQ = 1, 2, 4, 8, 16
+_MASK: dict[str, int] = {}
+for _w in ENGLISH_MARKERS | REGIONAL_MARKERS:
+    _MASK[_w] = (
+        (_EN if _w in ENGLISH_MARKERS else 0)
+        | (_REG if _w in REGIONAL_MARKERS else 0)
+        | (_SR if _w in BCMS_MARKERS and _w not in MK_MARKERS else 0)
+        | (_MK if _w in MK_MARKERS else 0)
+        | (_SQ if _w in SQ_MARKERS else 0)
+    )
+
+
+@dataclass(frozen=True)
+class Language:
+    """What the function words of a text's first GATE_WORDS words say."""
+
+    english: bool
+    """More English function words than regional ones."""
+    regional: str | None
+    """"sr" (any of sr/hr/bs/cnr), "mk" or "sq" by the most function words of its own;
+    None when no group has any or two tie (the concept lexicon then tries them all)."""
+    markers: int
+    """Function words of either side found."""
+
+
+def read_language(words: Sequence[str]) -> Language:
+    """One pass over the first GATE_WORDS words (a C-level Counter of marker masks).
+
+    Cheap, needs no model, and never looks at the declared language (feeds and batch
+    files often get it wrong).
+    """
+    masks = Counter(map(_MASK.get, words[:GATE_WORDS]))
+    en = reg = sr = mk = sq = 0
+    for mask, n in masks.items():
+        if mask is None:
+            continue
+        en += n if mask & _EN else 0
+        reg += n if mask & _REG else 0
+        sr += n if mask & _SR else 0
+        mk += n if mask & _MK else 0
+        sq += n if mask & _SQ else 0
+    ranked = sorted(((sr, "sr"), (mk, "mk"), (sq, "sq")), reverse=True)
+    regional = None if ranked[0][0] == 0 or ranked[0][0] == ranked[1][0] else ranked[0][1]
+    return Language(en > reg, regional, en + reg)
 
 
 def is_english(tokens: Sequence[str]) -> bool:
-    """Does the token list read as English rather than a language of the region?
-
-    A count of function words of each side: cheap, needs no model, and never looks
-    at the declared language (feeds and batch files often get it wrong).
-    """
-    en = sum(1 for t in tokens if t in ENGLISH_MARKERS)
-    reg = sum(1 for t in tokens if t in REGIONAL_MARKERS)
-    return en > reg
+    """Does the text read as English rather than a language of the region?"""
+    return read_language(tokens).english
 
 
 def regional_language(tokens: Sequence[str]) -> str | None:
-    """ "sr" (any of sr/hr/bs/cnr), "mk" or "sq" by the most function words of its own,
-    None when no group has any or two tie: the concept lexicon then tries them all."""
-    counts = [(sum(1 for t in tokens if t in words), code) for code, words in _GROUP_LANGUAGE]
-    counts.sort(reverse=True)
-    if counts[0][0] == 0 or counts[0][0] == counts[1][0]:
-        return None
-    return counts[0][1]
+    """The regional lexicon group to read the text with (see `Language.regional`)."""
+    return read_language(tokens).regional
 
 
 @dataclass(frozen=True)

@@ -22,12 +22,13 @@ import numpy.typing as npt
 import scipy.sparse as sp
 
 from detectors.learned import (
+    GATE_CHARS,
     LearnedFeatures,
     load_lexicon,
     probability_to_score,
     reads_english,
 )
-from detectors.learned_features import MAX_CHARS, TOKEN
+from detectors.learned_features import MAX_CHARS, TOKEN, read_language
 from detectors.learned_model import LinearModel, ModelFile
 from hybridwatch.textfold import fold
 from services.learning import corpus, translate
@@ -155,13 +156,13 @@ class Scorer:
         """(English model probability, concept model probability); the model that does
         not apply to the text (see LearnedDetector.detect) gives 0."""
         folded = fold(text)
-        words = TOKEN.findall(folded[:MAX_CHARS])
-        if reads_english(words, "", text):
-            toks = self.features.words.hashed(words)
+        lang = read_language(TOKEN.findall(folded[:GATE_CHARS]))
+        if reads_english(lang, "", text):
+            toks = self.features.words.hashed(TOKEN.findall(folded[:MAX_CHARS]))
             return _sig(self.english.logit(self.features.words.indices(toks))), 0.0
         if self.concepts is None:
             return 0.0, 0.0
-        m = self.features.concept_matches(folded, False, words)
+        m = self.features.concept_matches(folded, False, lang.regional)
         return 0.0, _sig(self.concepts.logit(self.features.concept_indices_of(m)))
 
 

@@ -46,9 +46,12 @@ def canonical_url(url: str, base: str | None = None) -> str:
     anything that is not an absolute http(s) URL.
     """
     raw = _SPACE.sub(lambda m: "%20" if m.group() == " " else "", url.strip())
-    if base:
-        raw = urljoin(base, raw)
-    parts = urlsplit(raw)
+    try:
+        if base:
+            raw = urljoin(base, raw)
+        parts = urlsplit(raw)
+    except ValueError as err:  # e.g. "http://[::1": an unclosed IPv6 bracket
+        raise BadUrl(f"not a parseable URL ({err}): {url!r}") from err
     scheme = parts.scheme.lower()
     if scheme not in _DEFAULT_PORTS:
         raise BadUrl(f"not an http(s) URL: {url!r}")

@@ -149,6 +149,13 @@ class WebhookNotifier:
         self._poster.close()
 
 
+def chat_escape(text: str) -> str:
+    """Feed text in a chat message stays text: Slack-style control sequences (`<!channel>`
+    pings everyone, `<@U1>` a person, `<https://x|label>` a disguised link) are written
+    with &lt; &gt; &amp;, the escaping Slack documents for message text."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
 class ChatNotifier:
     """Slack-compatible incoming webhook (Slack, Mattermost, Rocket.Chat): {"text": ...}."""
 
@@ -165,7 +172,7 @@ class ChatNotifier:
         self._poster = _HttpPoster(channel.url, channel.timeout, attempts, backoff, sleep)
 
     def _text(self, text: str, delivery: str) -> None:
-        body = json.dumps({"text": text}, ensure_ascii=False).encode("utf-8")
+        body = json.dumps({"text": chat_escape(text)}, ensure_ascii=False).encode("utf-8")
         self._poster.post(body, {"X-Hybridwatch-Delivery": delivery})
 
     def send(self, alert: Alert) -> None:

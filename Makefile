@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed-stamp
 PYTEST := $(BIN)/python -m pytest
 
 .PHONY: train-tools help install run run-once demo lint fmt test test-unit test-integration test-e2e \
-        services-up services-down bench clean browser-tools ops-tools
+        services-up services-down bench clean browser-tools ops-tools helm-tools
 
 help:
 	@echo "make run            create .venv, install, start the embedded pipeline + API on :8686"
@@ -51,7 +51,7 @@ define run_pytest
 	$(PYTEST) $(1); rc=$$?; if [ $$rc -eq 5 ]; then echo "no tests collected in $(1)"; exit 1; fi; exit $$rc
 endef
 
-test-unit: install
+test-unit: install ops-tools helm-tools
 	$(call run_pytest,tests/unit)
 
 test-integration: install train-tools ops-tools
@@ -78,10 +78,18 @@ ops-tools:
 	  { echo "installing prometheus + docker-compose for the observability/deploy tests (apt-get)"; \
 	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus docker-compose; }
 
+# Test tooling: Helm v4 for tests/unit/deploy/test_helm.py (helm lint + template), built from
+# its Go module into ~/.cache/hybridwatch/gopath (outside the repo; ~16 min the first time).
+HELM_GOPATH := $(HOME)/.cache/hybridwatch/gopath
+helm-tools:
+	@command -v helm >/dev/null 2>&1 || test -x $(HELM_GOPATH)/bin/helm || \
+	  { echo "building helm v4.3.2 (go install) into $(HELM_GOPATH)"; \
+	    GOPATH=$(HELM_GOPATH) GOFLAGS=-mod=mod go install helm.sh/helm/v4/cmd/helm@v4.3.2; }
+
 test-e2e: install browser-tools
 	source deploy/local/services.sh env && $(call run_pytest,tests/e2e)
 
-test: install lint ops-tools test-unit browser-tools train-tools services-up
+test: install lint ops-tools helm-tools test-unit browser-tools train-tools services-up
 	@trap '$(MAKE) --no-print-directory services-down' EXIT; \
 	  source deploy/local/services.sh env && $(call run_pytest,tests/integration tests/e2e)
 

@@ -249,6 +249,12 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("--country", help="source country, e.g. MK")
     q.add_argument("--out", "-o", default="-", help="bundle file (default: stdout)")
 
+    p = sub.add_parser("dashboards", help="Grafana dashboards as code (docs/observability.md)")
+    db = p.add_subparsers(dest="action", metavar="ACTION", required=True)
+    q = db.add_parser("build", help="write dashboards/json from the generators")
+    q.add_argument("--out", help="output folder (default: dashboards/json of the checkout)")
+    q.add_argument("--check", action="store_true", help="write nothing; exit 1 if any is stale")
+
     p = sub.add_parser("token", help="API bearer tokens (stored hashed; docs/security.md)")
     tk = p.add_subparsers(dest="action", metavar="ACTION", required=True)
     q = tk.add_parser("create", help="create a token and print it once")
@@ -285,6 +291,7 @@ COMMAND_MODULES = {
     "export": "services.entrypoints.export",
     "dead-letters": "services.entrypoints.dead_letters",
     "token": "services.entrypoints.token",
+    "dashboards": "services.entrypoints.dashboards",
 }
 
 

@@ -24,6 +24,7 @@ import argparse
 import json
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from hybridwatch.config import Settings
@@ -272,6 +273,10 @@ def render(result: dict[str, Any]) -> str:
 
 
 def main(args: argparse.Namespace, settings: Settings) -> int:
+    plot = getattr(args, "plot", None)
+    if plot and not Path(plot).resolve().parent.is_dir():
+        print(f"hybridwatch eval: cannot write --plot {plot}: no such folder", file=sys.stderr)
+        return 2
     try:
         records, problems = read_records(args.input)
     except OSError as e:
@@ -283,7 +288,13 @@ def main(args: argparse.Namespace, settings: Settings) -> int:
         print(f"hybridwatch eval: skipped {p}", file=sys.stderr)
     result["skipped"] = problems
     if getattr(args, "plot", None):
-        plot_curve(result["pr_curve"], result["threshold"], args.plot)
+        try:
+            plot_curve(result["pr_curve"], result["threshold"], args.plot)
+        except OSError as e:
+            print(
+                f"hybridwatch eval: cannot write --plot {args.plot}: {e.strerror}", file=sys.stderr
+            )
+            return 1
         print(f"hybridwatch eval: wrote the precision/recall curve to {args.plot}", file=sys.stderr)
     if args.json:
         print(json.dumps(result, indent=2, ensure_ascii=False))

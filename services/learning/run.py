@@ -397,7 +397,9 @@ def train(
         },
         "validation": {k: validation[k] for k in ("precision", "recall", "f1")},
     }
-    digest = hashlib.sha256(repr(sorted(meta["data_sha256"].items())).encode()).hexdigest()[:12]
+    # the version names the content: the same data and code give the same version
+    content = ModelFile(version="", models=models, meta=meta).to_bytes()
+    digest = hashlib.sha256(content).hexdigest()[:12]
     model_file = ModelFile(version=f"1-{digest}", models=models, meta=meta)
     if out is not None:
         out.parent.mkdir(parents=True, exist_ok=True)

@@ -33,3 +33,9 @@ def test_eval_json_carries_the_curve_with_recall_falling_as_the_threshold_rises(
     recalls = [row["recall"] for row in curve]
     assert recalls == sorted(recalls, reverse=True)
     assert curve[0]["threshold"] == 0.05 and curve[-1]["threshold"] == 0.95
+
+
+def test_eval_names_a_plot_path_it_cannot_write_before_doing_the_work(tmp_path: Path) -> None:
+    proc = run_cli("eval", "--input", str(PROBE), "--plot", str(tmp_path / "no" / "pr.png"))
+    assert proc.returncode == 2
+    assert "cannot write --plot" in proc.stderr and "Traceback" not in proc.stderr

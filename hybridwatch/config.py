@@ -468,6 +468,10 @@ def load_yaml(path: Path) -> dict[str, Any]:
         text = path.read_text(encoding="utf-8")
     except OSError as err:
         raise ConfigError(f"cannot read config file {path}: {err.strerror}") from err
+    except UnicodeDecodeError as err:
+        raise ConfigError(
+            f"config file {path} is not UTF-8 text (bad byte at offset {err.start})"
+        ) from err
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as err:
@@ -478,6 +482,9 @@ def load_yaml(path: Path) -> dict[str, Any]:
         raise ConfigError(
             f"config file {path} must hold a mapping at the top, got {type(data).__name__}"
         )
+    for key in data:
+        if not isinstance(key, str):
+            raise ConfigError(f"config file {path}: top-level keys are names, got {key!r}")
     return data
 
 

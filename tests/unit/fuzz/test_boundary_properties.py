@@ -104,6 +104,34 @@ def test_any_config_file_loads_or_raises_config_error(tmp_path: Path, text: str)
         assert str(err)
 
 
+@settings(suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.binary(max_size=200))
+def test_any_config_bytes_load_or_raise_config_error(tmp_path: Path, raw: bytes) -> None:
+    path = tmp_path / "c.yaml"
+    path.write_bytes(raw)
+    with contextlib.suppress(ConfigError):
+        load_settings(path, environ={})
+
+
+def test_config_file_that_is_not_utf8_is_a_config_error_naming_the_offset(tmp_path: Path) -> None:
+    """atheris finding: a non-UTF-8 byte escaped load_settings as UnicodeDecodeError."""
+    path = tmp_path / "c.yaml"
+    path.write_bytes(b"api: {port: 8686}\n# \x8c\n")
+    with pytest.raises(ConfigError, match=r"is not UTF-8 text \(bad byte at offset 20\)"):
+        load_settings(path, environ={})
+
+
+@pytest.mark.parametrize("text", ["1: 2\n", "&pi:\n"])
+def test_config_file_with_a_non_name_top_level_key_is_a_config_error(
+    tmp_path: Path, text: str
+) -> None:
+    """atheris finding: `&pi:` (a null key) escaped load_settings as TypeError."""
+    path = tmp_path / "c.yaml"
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(ConfigError, match="top-level keys are names"):
+        load_settings(path, environ={})
+
+
 @given(st.dictionaries(
     st.sampled_from(["HW_API__PORT", "HW_KAFKA__SASL_PASSWORD", "HW_API__AUTH",
                      "HW_DETECTORS__ENABLED", "HW_STORE_KIND", "HW_API__CORS_ORIGINS"]),

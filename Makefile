@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed-stamp
 PYTEST := $(BIN)/python -m pytest
 
 .PHONY: train-tools help install run run-once demo lint fmt test test-unit test-integration test-e2e \
-        services-up services-down bench clean browser-tools ops-tools helm-tools
+        services-up services-down bench clean browser-tools ops-tools helm-tools fuzz audit lock
 
 help:
 	@echo "make run            create .venv, install, start the embedded pipeline + API on :8686"
@@ -89,9 +89,32 @@ helm-tools:
 test-e2e: install browser-tools
 	source deploy/local/services.sh env && $(call run_pytest,tests/e2e)
 
-test: install lint ops-tools helm-tools test-unit browser-tools train-tools services-up
+test: install lint audit ops-tools helm-tools test-unit browser-tools train-tools services-up
 	@trap '$(MAKE) --no-print-directory services-down' EXIT; \
 	  source deploy/local/services.sh env && $(call run_pytest,tests/integration tests/e2e)
+
+# Supply chain (docs/security.md): requirements.lock is what deployments install
+# (deploy/Dockerfile); `make lock` refreshes it from pyproject.toml, `make audit` checks it
+# with pip-audit (fails on a known vulnerability; says AUDIT INCOMPLETE when offline).
+lock: install
+	$(BIN)/pip-compile -q --strip-extras --no-emit-index-url --no-emit-find-links --output-file requirements.lock pyproject.toml
+
+audit: install
+	$(BIN)/python scripts/audit_lock.py
+
+# Fuzzing (docs/security.md): atheris (coverage-guided) over each input boundary for
+# FUZZ_SECONDS each, then the hypothesis properties with HW_FUZZ_EXAMPLES examples each.
+# Crashes land in .hybridwatch/fuzz/crashes; make each a regression test in tests/unit/fuzz.
+FUZZ_SECONDS ?= 120
+HW_FUZZ_EXAMPLES ?= 20000
+fuzz: install
+	$(BIN)/python -m pip install -q -e '.[fuzz]' || echo "atheris did not install: hypothesis campaign only"
+	mkdir -p .hybridwatch/fuzz/crashes
+	@if $(BIN)/python -c 'import atheris' 2>/dev/null; then \
+	  for t in parse charset url codec config; do echo "== atheris $$t ($(FUZZ_SECONDS)s)"; \
+	    (cd .hybridwatch/fuzz/crashes && $(CURDIR)/$(BIN)/python $(CURDIR)/tests/fuzz/atheris_fuzz.py $$t \
+	      -max_total_time=$(FUZZ_SECONDS) -timeout=10 -rss_limit_mb=2048 -print_final_stats=1) || exit 1; done; fi
+	HYPOTHESIS_PROFILE=fuzz HW_FUZZ_EXAMPLES=$(HW_FUZZ_EXAMPLES) $(PYTEST) tests/unit/fuzz -q
 
 services-up: install
 	deploy/local/services.sh up

@@ -6,7 +6,7 @@ Targets: parse (feed parsing + normalisation), charset, url, codec, config. A ta
 may raise only its documented error (ParseError/EntryError, BadUrl, ContractError,
 ConfigError); anything else, a hang beyond -timeout or memory beyond -rss_limit_mb is a
 crash, written by libFuzzer as crash-*/timeout-*/oom-* in the working directory: turn
-each into a regression test in tests/unit/fuzz/. Corpora: .hybridwatch/fuzz/<target>.
+each into a regression test in tests/unit/fuzz/. Corpora: .hybridwatch/fuzz/corpus/<target>.
 """
 
 from __future__ import annotations
@@ -98,7 +98,7 @@ def main() -> None:
     if len(sys.argv) < 2 or sys.argv[1] not in TARGETS:
         sys.exit(f"usage: {sys.argv[0]} {{{','.join(TARGETS)}}} [libFuzzer flags]")
     name = sys.argv[1]
-    corpus = Path(".hybridwatch/fuzz") / name
+    corpus = Path(__file__).resolve().parents[2] / ".hybridwatch" / "fuzz" / "corpus" / name
     corpus.mkdir(parents=True, exist_ok=True)
     for i, seed in enumerate(SEEDS[name]):
         (corpus / f"seed-{i}").write_bytes(seed)

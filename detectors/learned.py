@@ -45,9 +45,9 @@ FRAME_KINDS = frozenset({"frame", "cue"})
 CONCEPT_PAIR_CHARS = 120
 CONCEPT_MAX_CHARS = 1200
 """The concept model reads the title and lede: where a claim is stated, at half the
-scan cost of the whole MAX_CHARS window."""
-GATE_CHARS = 1500
-"""The language is decided from the words of the title and lede (`read_language`)."""
+scan cost of the whole MAX_CHARS window (the scan is the concept model's main cost)."""
+GATE_CHARS = MAX_CHARS
+"""The language is decided from the same words the English model reads (`read_language`)."""
 """Two concepts whose matches start within this many folded characters form a pair."""
 
 
@@ -97,7 +97,11 @@ class LearnedFeatures:
         self.concept_bits = concept_bits
         self._cmask = (1 << concept_bits) - 1
         self._ccache: dict[str, int] = {}
-        self._kinds: dict[str, str] = {}
+        self._kind_of: dict[str, str] = (
+            {name: str(getattr(spec, "kind", "")) for name, spec in lexicon.specs.items()}
+            if lexicon is not None
+            else {}
+        )
 
     def describe(self) -> dict[str, Any]:
         return {
@@ -132,7 +136,8 @@ class LearnedFeatures:
         to do it: NATO x AGGRESSION). Actors, places and topics alone are no feature:
         neutral news name NATO, Russia and Kosovo as often as claims do, and a model
         that sees them alone learns the subject instead of the claim."""
-        kinds = [self._kind(c) for c, _, _ in matches]
+        kind_of = self._kind_of
+        kinds = [kind_of.get(c, "") for c, _, _ in matches]
         keys = {f"c:{c}" for (c, _, _), k in zip(matches, kinds, strict=True) if k in FRAME_KINDS}
         starts = [s for _, s, _ in matches]
         for i, k in enumerate(kinds):
@@ -146,14 +151,6 @@ class LearnedFeatures:
                 if b != a:
                     keys.add(f"p:{a}|{b}" if a < b else f"p:{b}|{a}")
         return sorted(keys)
-
-    def _kind(self, concept: str) -> str:
-        k = self._kinds.get(concept)
-        if k is None:
-            spec = self.lexicon.specs.get(concept) if self.lexicon is not None else None
-            k = str(getattr(spec, "kind", ""))
-            self._kinds[concept] = k
-        return k
 
     def concept_index(self, key: str) -> int:
         h = self._ccache.get(key)
@@ -247,8 +244,7 @@ class LearnedDetector(Detector):
         matches: list[tuple[str, int, int]] = []
         if english:
             if self.english is not None:
-                words = TOKEN.findall(folded[:MAX_CHARS])
-                present = self.features.words.indices(self.features.words.hashed(words))
+                present = self.features.words.indices(self.features.words.hashed(head))
                 best_p = sigmoid(self.english.logit(present))
                 best, best_score = (
                     "english",

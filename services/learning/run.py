@@ -28,7 +28,7 @@ from detectors.learned import (
     probability_to_score,
     reads_english,
 )
-from detectors.learned_features import MAX_CHARS, TOKEN, read_language
+from detectors.learned_features import TOKEN, read_language
 from detectors.learned_model import LinearModel, ModelFile
 from hybridwatch.textfold import fold
 from services.learning import corpus, translate
@@ -156,9 +156,10 @@ class Scorer:
         """(English model probability, concept model probability); the model that does
         not apply to the text (see LearnedDetector.detect) gives 0."""
         folded = fold(text)
-        lang = read_language(TOKEN.findall(folded[:GATE_CHARS]))
+        head = TOKEN.findall(folded[:GATE_CHARS])
+        lang = read_language(head)
         if reads_english(lang, "", text):
-            toks = self.features.words.hashed(TOKEN.findall(folded[:MAX_CHARS]))
+            toks = self.features.words.hashed(head)
             return _sig(self.english.logit(self.features.words.indices(toks))), 0.0
         if self.concepts is None:
             return 0.0, 0.0

@@ -23,6 +23,7 @@ from hybridwatch.topics import Topics
 from ingest.archive import Archive
 from services.kafka.codec import decode_event
 from services.kafka.ports import ConsumedRecord, Producer
+from services.kafka.security import kafka_python_options
 from services.kafka.sink_loop import (
     BaseSink,
     BatchLimits,
@@ -92,6 +93,7 @@ def backlog(settings: Settings, group_id: str, topic: str) -> int:
         group_id=group_id,
         enable_auto_commit=False,
         client_id=f"{settings.kafka.client_id}-archiver-backlog",
+        **kafka_python_options(settings.kafka),
     )
     try:
         tps = [TopicPartition(topic, p) for p in sorted(c.partitions_for_topic(topic) or ())]

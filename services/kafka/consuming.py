@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 from hybridwatch.config import Settings
 from services.kafka.dead_letters import Reader
 from services.kafka.ports import Producer
+from services.kafka.security import kafka_python_options
 
 if TYPE_CHECKING:
     from services.kafka.sink_loop import LoopConsumer
@@ -51,6 +52,7 @@ def consumer_and_dlq_producer(
         group_id=group_id,
         client_id=f"{settings.kafka.client_id}-{role}",
         **options,
+        **kafka_python_options(settings.kafka),
     )
     return consumer, record_producer(settings, f"{role}-dlq")
 
@@ -65,6 +67,7 @@ def record_producer(settings: Settings, role: str) -> Producer:
         client_id=f"{settings.kafka.client_id}-{role}",
         acks="all",
         enable_idempotence=True,
+        **kafka_python_options(settings.kafka),
     )
     return producer
 
@@ -80,6 +83,7 @@ def topic_reader(settings: Settings, role: str) -> Reader:
         client_id=f"{settings.kafka.client_id}-{role}",
         enable_auto_commit=False,
         auto_offset_reset="earliest",
+        **kafka_python_options(settings.kafka),
     )
     return reader
 

@@ -32,6 +32,7 @@ from hybridwatch.topics import Topics
 from services.kafka.admin import require_bootstrap
 from services.kafka.codec import encode
 from services.kafka.ports import Producer, SendFuture
+from services.kafka.security import kafka_python_options
 from services.metrics import PipelineMetrics
 from services.retry import Backoff, attempts
 
@@ -98,6 +99,7 @@ class KafkaPublisher:
             max_in_flight_requests_per_connection=5,
             retry_backoff_ms=200,
             reconnect_backoff_max_ms=2000,
+            **kafka_python_options(settings),
         )
         return cls(
             producer,

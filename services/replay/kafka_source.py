@@ -21,6 +21,7 @@ from hybridwatch.config import ConfigError, Settings
 from hybridwatch.events import Article, ContractError, decode
 from hybridwatch.topics import Topics
 from ingest.archive import Archive, day_of
+from services.kafka.security import kafka_python_options
 
 SLACK = timedelta(hours=1)
 BATCH = 1000
@@ -63,6 +64,7 @@ def collect(
         group_id=None,
         enable_auto_commit=False,
         auto_offset_reset="earliest",
+        **kafka_python_options(settings.kafka),
     )
     try:
         deadline = time.monotonic() + timeout

@@ -39,6 +39,7 @@ from faust.types import TP
 
 from hybridwatch.config import Settings
 from hybridwatch.topics import Topics
+from services.kafka.security import faust_credentials
 from services.worker.processor import Incoming
 
 if TYPE_CHECKING:
@@ -304,6 +305,7 @@ class FaustRuntime:
             topic_replication_factor=k.replication,
             topic_disable_leader=True,
             broker_client_id=f"{k.client_id}-worker",
+            broker_credentials=faust_credentials(k),
             broker_session_timeout=w.session_timeout,
             broker_heartbeat_interval=max(0.5, w.session_timeout / 5),
             broker_request_timeout=max(40.0, w.session_timeout + 5),

@@ -99,3 +99,34 @@ def test_sasl_without_user_or_password_is_refused_at_load() -> None:
                 "HW_KAFKA__SASL_USERNAME": "u",
             },
         )
+
+
+def test_kafka_python_clients_built_from_settings_carry_the_security_options(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import kafka
+
+    from hybridwatch.config import Settings
+    from services.kafka import consuming
+
+    built: list[dict[str, object]] = []
+
+    def record(**kwargs: object) -> object:
+        built.append(kwargs)
+        return object()
+
+    monkeypatch.setattr(kafka, "KafkaProducer", record)
+    monkeypatch.setattr(kafka, "KafkaConsumer", record)
+    s = Settings(
+        kafka=KafkaSettings(
+            bootstrap="127.0.0.1:1", security_protocol="SASL_SSL", sasl_username="hw",
+            sasl_password="pw-123456", ssl_cafile=CA,
+        )
+    )  # fmt: skip
+    consuming.record_producer(s, "t")
+    consuming.topic_reader(s, "t")
+    assert len(built) == 2
+    for kwargs in built:
+        assert kwargs["security_protocol"] == "SASL_SSL"
+        assert kwargs["sasl_mechanism"] == "SCRAM-SHA-512"
+        assert kwargs["ssl_cafile"] == str(CA)

@@ -20,6 +20,7 @@ from kafka.errors import KafkaError, TopicAlreadyExistsError
 from hybridwatch.config import ConfigError, KafkaSettings
 from hybridwatch.topics import Topics
 from services.kafka.ports import Admin
+from services.kafka.security import kafka_python_options
 
 log = logging.getLogger(__name__)
 
@@ -62,7 +63,7 @@ def require_bootstrap(settings: KafkaSettings, role: str | None = None) -> str:
 def ensure_topics(settings: KafkaSettings, timeout: float = 60.0) -> dict[str, str]:
     """Create missing topics; return {name: "created" | "exists"}. Raises on mismatch."""
     bootstrap = require_bootstrap(settings)
-    admin = _admin(bootstrap, settings.client_id, timeout)
+    admin = _admin(bootstrap, settings.client_id, timeout, kafka_python_options(settings))
     try:
         specs = topic_specs(settings)
         existing = set(admin.list_topics())
@@ -116,7 +117,9 @@ def _verify_partitions(admin: Admin, specs: list[TopicSpec], timeout: float) -> 
         time.sleep(0.2)
 
 
-def _admin(bootstrap: str, client_id: str, timeout: float) -> Admin:
+def _admin(
+    bootstrap: str, client_id: str, timeout: float, security: dict[str, Any] | None = None
+) -> Admin:
     deadline = time.monotonic() + timeout
     while True:
         try:
@@ -124,6 +127,7 @@ def _admin(bootstrap: str, client_id: str, timeout: float) -> Admin:
                 bootstrap_servers=bootstrap.split(","),
                 client_id=f"{client_id}-admin",
                 request_timeout_ms=int(min(timeout, 30) * 1000),
+                **(security or {}),
             )
             return admin
         except KafkaError as err:

@@ -25,7 +25,7 @@ from bisect import bisect_left, bisect_right
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal, Protocol
+from typing import Any, ClassVar, Literal, Protocol
 
 import numpy as np
 import numpy.typing as npt
@@ -195,6 +195,11 @@ class _Span:
 class LearnedDetector(Detector):
     name = "learned"
     Options = LearnedOptions
+    after_signals = True
+    """Second phase, before burst/calendar/threat: the concept model runs on regional
+    text only when the first phase raised a content signal (see `refine`)."""
+    refine_order = 0
+    CANDIDATE_DETECTORS: ClassVar[frozenset[str]] = frozenset({"narrative", "claims"})
 
     def __init__(self, options: DetectorOptions) -> None:
         super().__init__(options)
@@ -228,7 +233,23 @@ class LearnedDetector(Detector):
             "concepts": float(op.get("concepts", 0.5)),
         }
 
+    def refine(self, article: ArticleView, signals: list[Signal], state: State) -> list[Signal]:
+        """The article's signals plus the learned one.
+
+        English text always gets the word model (cheap). Regional text gets the concept
+        model only when a pack or a known claim already fired on it, however weakly: the
+        concept scan is this detector's main cost (bench/detect_bench.py), and on its
+        own the concept model is a weak detector (~30 % of dev excerpts at a 3 % false-
+        flag point), so it confirms and strengthens candidates instead of opening cases.
+        """
+        candidate = any(s.detector in self.CANDIDATE_DETECTORS for s in signals)
+        return signals + self._signals(article, concepts=candidate)
+
     def detect(self, article: ArticleView, state: State) -> list[Signal]:
+        """Both models, ungated (what `hybridwatch train` validates)."""
+        return self._signals(article, concepts=True)
+
+    def _signals(self, article: ArticleView, concepts: bool) -> list[Signal]:
         title, text = article.title, article.article
         folded = f"{title.folded}\n{article.text.folded}"
         head = TOKEN.findall(folded[:GATE_CHARS])
@@ -250,7 +271,7 @@ class LearnedDetector(Detector):
                     "english",
                     probability_to_score(best_p, self.thresholds["english"]),
                 )
-        elif self.concept_model is not None:
+        elif concepts and self.concept_model is not None:
             matches = self.features.concept_matches(folded, False, lang.regional)
             best_p = sigmoid(self.concept_model.logit(self.features.concept_indices_of(matches)))
             best, best_score = "concepts", probability_to_score(best_p, self.thresholds["concepts"])

@@ -179,3 +179,42 @@ def test_weights_trained_with_another_concept_lexicon_load_with_a_warning(
         det = _detector(other)
     assert det.concept_model is not None
     assert "hybridwatch train" in caplog.text
+
+
+def test_regional_text_gets_the_concept_model_only_as_a_candidate_of_the_first_phase(
+    model_path: Path,
+) -> None:
+    from datetime import UTC, datetime
+
+    from hybridwatch.events import Signal
+
+    det = _detector(model_path)
+    art = make_article(
+        "Марионетски режим је издао народ, НАТО агресија и окупација земље.", country="RS"
+    )
+    view = ArticleView(art)
+    ungated = det.detect(view, {})
+    assert ungated and ungated[0].details["model"] == "concepts"
+    assert det.refine(view, [], {}) == []  # nothing raised it: no concept scan
+    pack = Signal(
+        id="n1",
+        article_id=art.id,
+        detector="narrative",
+        country="RS",
+        severity="low",
+        score=0.3,
+        event_time=datetime(2018, 9, 30, tzinfo=UTC),
+    )
+    refined = det.refine(view, [pack], {})
+    assert refined[0] is pack
+    assert [s.to_dict() for s in refined[1:]] == [s.to_dict() for s in ungated]
+
+
+def test_english_text_gets_the_word_model_whatever_the_first_phase_found(
+    model_path: Path,
+) -> None:
+    det = _detector(model_path)
+    view = ArticleView(make_article("NATO bombs poisoned the children with depleted uranium"))
+    assert [s.to_dict() for s in det.refine(view, [], {})] == [
+        s.to_dict() for s in det.detect(view, {})
+    ]

@@ -102,7 +102,7 @@ def test_default_suite_registers_and_orders_the_stateful_detectors() -> None:
     full = DetectorSuite.from_config()
     names = {d.name for d in full.detectors}
     assert set(STATEFUL) <= names
-    assert [d.name for d in full._second] == ["burst", "calendar", "threat"]
+    assert [d.name for d in full._second] == ["learned", "burst", "calendar", "threat"]
     res = full.process(synthetic_stream(1)[0], {})
     assert res.article_id == "art00000"
 

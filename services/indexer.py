@@ -45,7 +45,6 @@ from services.kafka.codec import decode_event
 from services.kafka.consuming import NoPartitions
 from services.kafka.ports import ConsumedRecord, Producer
 from services.kafka.sink_loop import (
-    Backoff,
     BaseSink,
     BatchLimits,
     LoopConsumer,
@@ -54,6 +53,7 @@ from services.kafka.sink_loop import (
     SinkLoop,
     TransientError,
 )
+from services.retry import Backoff
 from services.store.engine_client import EngineError, EngineUnavailable
 from services.store.search_engine import BulkResult, Doc
 

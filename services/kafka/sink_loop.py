@@ -43,6 +43,7 @@ from services.kafka.codec import dead_letter_headers
 from services.kafka.consuming import NoPartitions
 from services.kafka.dead_letters import attempt_of
 from services.kafka.ports import ConsumedRecord, Consumer, Producer, SendFuture
+from services.retry import Backoff
 
 log = logging.getLogger(__name__)
 
@@ -173,19 +174,6 @@ class LoopMetrics(Protocol):
 
 
 @dataclass(frozen=True)
-class Backoff:
-    """Capped exponential back-off with jitter from a seeded RNG (several consumers do not
-    retry in step, and a test gets the same delays every run)."""
-
-    base: float = 0.25
-    cap: float = 30.0
-
-    def delay(self, failures: int, rng: random.Random) -> float:
-        full = min(self.cap, self.base * 2.0 ** min(max(failures, 1) - 1, 16))
-        return full / 2 + rng.random() * full / 2
-
-
-@dataclass(frozen=True)
 class BatchLimits:
     """When a batch is written: `size` records, `size_bytes` bytes of values, or `linger`
     seconds after its first record (0: after every poll that returned records)."""
@@ -250,7 +238,7 @@ class SinkLoop(Generic[T]):
         self.sink = sink
         self.dead_letter_topic = dead_letter_topic
         self.limits = limits or BatchLimits()
-        self.backoff = backoff or Backoff()
+        self.backoff = backoff or Backoff(0.25)
         self.metrics = metrics
         self.rng = rng or random.Random(0)
         self._stopping = False

@@ -45,6 +45,7 @@ from services.kafka.codec import (
     is_replay,
 )
 from services.pipeline.step import ArticleFailure, Outcome, StateChanges, run_batch
+from services.retry import Backoff, async_attempts
 from services.worker.state import StateCache
 
 if TYPE_CHECKING:
@@ -381,8 +382,22 @@ class BatchProcessor:
 
     async def _deliver(self, outs: list[_Out]) -> None:
         pending = outs
-        attempt = 1
-        while pending:
+        errors: list[BaseException] = []
+        backoff = Backoff(self.send_backoff, cap=30.0)
+        async for attempt in async_attempts(self.max_send_attempts, backoff):
+            if attempt > 1:
+                # what is re-sent carries its attempt number (the dead-letter tool reads it)
+                pending = [
+                    _Out(
+                        o.topic,
+                        o.key,
+                        o.value,
+                        _with_attempt(o.headers, attempt),
+                        o.signal,
+                        o.dead_reason,
+                    )
+                    for o in pending
+                ]
             futures = [await self._send(o.topic, o.key, o.value, o.headers) for o in pending]
             results = await asyncio.gather(*futures, return_exceptions=True)
             failed = [
@@ -393,26 +408,14 @@ class BatchProcessor:
             errors = [r for r in results if isinstance(r, BaseException)]
             if self.metrics is not None:
                 self.metrics.errors.labels(stage="emit").inc(len(failed))
-            if attempt >= self.max_send_attempts:
-                raise RuntimeError(
-                    f"{len(failed)} signals/dead letters not acknowledged after {attempt} attempts: {errors[0]!r}"
-                )
             log.warning(
                 "%d sends failed (attempt %d): %r; retrying", len(failed), attempt, errors[0]
             )
-            await asyncio.sleep(self.send_backoff * 2 ** (attempt - 1))
-            attempt += 1
-            pending = [
-                _Out(
-                    o.topic,
-                    o.key,
-                    o.value,
-                    _with_attempt(o.headers, attempt),
-                    o.signal,
-                    o.dead_reason,
-                )
-                for o in failed
-            ]
+            pending = failed
+        raise RuntimeError(
+            f"{len(pending)} signals/dead letters not acknowledged after "
+            f"{self.max_send_attempts} attempts: {errors[0]!r}"
+        )
 
 
 def _with_attempt(headers: Headers, attempt: int) -> Headers:

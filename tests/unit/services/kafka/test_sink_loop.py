@@ -18,13 +18,13 @@ from services.kafka.consuming import NoPartitions
 from services.kafka.dead_letters import REDRIVE_HEADER
 from services.kafka.ports import ConsumedRecord, Partition
 from services.kafka.sink_loop import (
-    Backoff,
     BaseSink,
     BatchLimits,
     PermanentError,
     SinkLoop,
     TransientError,
 )
+from services.retry import Backoff
 
 DLQ = "hw.dead-letter"
 

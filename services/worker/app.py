@@ -1,6 +1,7 @@
 """Composition root of the Faust worker: the only place that builds its parts.
 
-`build_worker(settings)` creates, once, at start-up: the detector suite, the metrics
+`build_worker(settings, suite)` creates, once, at start-up (the suite comes from the one
+builder, services/entrypoints/bootstrap.py `build_suite`): the metrics
 registry, the Faust runtime (services/worker/faust_adapter.py: app, topics, the
 changelog-backed state table, the agent, the stall watchdog) and the framework-free
 `BatchProcessor` it feeds with batches of article records.
@@ -12,7 +13,7 @@ import logging
 from dataclasses import dataclass
 
 from detectors.pipeline import DetectorSuite
-from hybridwatch.config import ConfigError, Settings
+from hybridwatch.config import Settings
 from hybridwatch.topics import Topics
 from services.alerts.subscriptions import all_subscriptions
 from services.kafka.admin import ensure_topics, require_bootstrap
@@ -22,15 +23,7 @@ from services.worker.processor import BatchProcessor
 
 log = logging.getLogger(__name__)
 
-__all__ = ["EXIT_RESTART", "WorkerApp", "build_suite", "build_worker"]
-
-
-def build_suite(settings: Settings) -> DetectorSuite:
-    d = settings.detectors
-    try:
-        return DetectorSuite.from_config(d.enabled, d.options, d.flag_threshold)
-    except ValueError as err:
-        raise ConfigError(f"invalid detector configuration: {err}") from err
+__all__ = ["EXIT_RESTART", "WorkerApp", "build_worker"]
 
 
 @dataclass
@@ -53,9 +46,8 @@ class WorkerApp:
             self.metrics.close()
 
 
-def build_worker(settings: Settings, suite: DetectorSuite | None = None) -> WorkerApp:
+def build_worker(settings: Settings, suite: DetectorSuite) -> WorkerApp:
     bootstrap = require_bootstrap(settings.kafka)
-    suite = suite or build_suite(settings)
     metrics = Metrics.create("worker", settings.worker.app_id)  # Faust: group id = app id
     topics = Topics(settings.kafka.topic_prefix)
     runtime = FaustRuntime(settings, bootstrap, topics)

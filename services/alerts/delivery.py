@@ -28,11 +28,10 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 
-from hybridwatch.events import Alert, ContractError
+from hybridwatch.events import Alert
 from hybridwatch.topics import Topics
 from services.alerts.alerter import Alerter
 from services.alerts.outbox import DurableOutbox
-from services.kafka.codec import decode_event
 from services.kafka.ports import ConsumedRecord, Producer
 from services.kafka.sink_loop import (
     BaseSink,
@@ -41,6 +40,7 @@ from services.kafka.sink_loop import (
     PermanentError,
     SinkLoop,
     TransientError,
+    decode_or_quarantine,
 )
 
 log = logging.getLogger(__name__)
@@ -93,10 +93,7 @@ class OutboxSink(BaseSink):
         return [self._topics.alerts]
 
     def decode(self, record: ConsumedRecord) -> Alert:
-        try:
-            return decode_event(Alert, record.value, record.headers)
-        except ContractError as err:
-            raise PermanentError(f"undecodable record: {err}", kind="undecodable") from err
+        return decode_or_quarantine(Alert, record)
 
     def write(self, items: Sequence[Alert]) -> Mapping[int, PermanentError]:
         try:

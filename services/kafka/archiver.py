@@ -18,10 +18,9 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from hybridwatch.config import Settings
-from hybridwatch.events import Article, ContractError
+from hybridwatch.events import Article
 from hybridwatch.topics import Topics
 from ingest.archive import Archive
-from services.kafka.codec import decode_event
 from services.kafka.ports import ConsumedRecord, Producer
 from services.kafka.security import kafka_python_options
 from services.kafka.sink_loop import (
@@ -31,6 +30,7 @@ from services.kafka.sink_loop import (
     PermanentError,
     SinkLoop,
     TransientError,
+    decode_or_quarantine,
 )
 
 BATCH = 2000
@@ -65,10 +65,7 @@ class ArchiveSink(BaseSink):
         return [self._topics.articles]
 
     def decode(self, record: ConsumedRecord) -> Article:
-        try:
-            return decode_event(Article, record.value, record.headers)
-        except ContractError as err:
-            raise PermanentError(f"undecodable record: {err}", kind="undecodable") from err
+        return decode_or_quarantine(Article, record)
 
     def write(self, items: Sequence[Article]) -> Mapping[int, PermanentError]:
         try:

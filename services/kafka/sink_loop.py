@@ -39,7 +39,8 @@ from typing import Generic, Protocol, TypeVar
 
 from kafka.errors import CommitFailedError
 
-from services.kafka.codec import dead_letter_headers
+from hybridwatch.events import ContractError
+from services.kafka.codec import E, dead_letter_headers, decode_event
 from services.kafka.consuming import NoPartitions
 from services.kafka.dead_letters import attempt_of
 from services.kafka.ports import ConsumedRecord, Consumer, Producer, SendFuture
@@ -87,6 +88,15 @@ class PermanentError(Exception):
     def __init__(self, message: str, *, kind: str = "refused") -> None:
         super().__init__(message)
         self.kind = kind
+
+
+def decode_or_quarantine(model: type[E], record: ConsumedRecord) -> E:
+    """A record as the event contract `model`; one that is not is poison for the
+    dead-letter topic (the decode step every event sink shares)."""
+    try:
+        return decode_event(model, record.value, record.headers)
+    except ContractError as err:
+        raise PermanentError(f"undecodable record: {err}", kind="undecodable") from err
 
 
 class Sink(Protocol[T]):

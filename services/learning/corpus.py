@@ -8,11 +8,12 @@ one cross-validation fold) and `date` orders the folds.
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+
+from services.claims.build import sha256_of
 
 TRAIN_FILES = (
     "train/euvsdisinfo-train.jsonl",
@@ -90,14 +91,6 @@ def read_records(path: Path) -> Iterator[Record]:
             )
 
 
-def sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
 def load(data_dir: Path, names: Sequence[str]) -> tuple[list[Record], dict[str, str]]:
     """Every record of the named files (in file order) and each file's SHA-256."""
     records: list[Record] = []
@@ -106,6 +99,6 @@ def load(data_dir: Path, names: Sequence[str]) -> tuple[list[Record], dict[str, 
         path = data_dir / name
         if not path.is_file():
             raise CorpusError(f"missing data file {path} (expected under --data {data_dir})")
-        sums[name] = sha256_file(path)
+        sums[name] = sha256_of(path)
         records.extend(read_records(path))
     return records, sums

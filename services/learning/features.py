@@ -17,23 +17,16 @@ import scipy.sparse as sp
 IndexFn = Callable[[str], npt.NDArray[np.int64]]
 
 
-def matrix(
-    texts: Sequence[str],
-    index_fn: IndexFn,
-    n_bits: int,
-    on_progress: Callable[[int], None] | None = None,
-) -> sp.csr_matrix:
+def matrix(texts: Sequence[str], index_fn: IndexFn, n_bits: int) -> sp.csr_matrix:
     indptr = [0]
     cols: list[npt.NDArray[np.int64]] = []
     vals: list[npt.NDArray[np.float32]] = []
-    for i, text in enumerate(texts):
+    for text in texts:
         idx = index_fn(text)
         cols.append(idx)
         value = np.float32(1.0 / np.sqrt(idx.size)) if idx.size else np.float32(0.0)
         vals.append(np.full(idx.size, value, dtype=np.float32))
         indptr.append(indptr[-1] + idx.size)
-        if on_progress is not None:
-            on_progress(i + 1)
     col = np.concatenate(cols) if cols else np.empty(0, dtype=np.int64)
     val = np.concatenate(vals) if vals else np.empty(0, dtype=np.float32)
     return sp.csr_matrix(

@@ -47,7 +47,8 @@ class Detector:
     def prepare(self, articles: Sequence[ArticleView]) -> None:
         """Optional: compute per-article features of a whole batch at once.
 
-        Called by the suite before `detect` on every article of a batch. Whatever
+        Called by the suite before `detect` (or, for second-phase detectors,
+        `refine`) on every article of a batch. Whatever
         it computes must be a pure function of each article and left on the views
         (see `ArticleView.memo`), so `detect` gives the same result with or without
         it; its only purpose is doing in a few vectorised calls what `detect` would

@@ -85,7 +85,7 @@ class DetectorSuite:
         """
         views = [ArticleView(a) for a in articles]
         prepared = [Prepared(v, [None] * len(self._first)) for v in views]
-        for det in self._first:
+        for det in (*self._first, *self._second):
             try:
                 det.prepare(views)
             except Exception:  # an optimisation only: detect() computes lazily instead

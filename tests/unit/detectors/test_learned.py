@@ -218,3 +218,24 @@ def test_english_text_gets_the_word_model_whatever_the_first_phase_found(
     assert [s.to_dict() for s in det.refine(view, [], {})] == [
         s.to_dict() for s in det.detect(view, {})
     ]
+
+
+def test_a_batch_prepared_gate_gives_the_signals_of_computing_it_per_article(
+    model_path: Path,
+) -> None:
+    det = _detector(model_path)
+    texts = [
+        "NATO bombs poisoned the children with depleted uranium",
+        "The council approved the new school budget on Monday.",
+        "Марионетски режим је издао народ, НАТО агресија и окупација земље.",
+    ]
+    fresh = [ArticleView(make_article(t, country="RS")) for t in texts]
+    batch = [ArticleView(make_article(t, country="RS")) for t in texts]
+    det.prepare(batch)
+    assert all(det.name in v.memo for v in batch)
+    for a, b in zip(fresh, batch, strict=True):
+        assert not a.memo
+        assert [s.to_dict() for s in det.detect(b, {})] == [s.to_dict() for s in det.detect(a, {})]
+        assert [s.to_dict() for s in det.refine(b, [], {})] == [
+            s.to_dict() for s in det.refine(a, [], {})
+        ]

@@ -43,6 +43,10 @@ CONCEPT_BITS = 18
 log = logging.getLogger(__name__)
 FRAME_KINDS = frozenset({"frame", "cue"})
 CONCEPT_PAIR_CHARS = 120
+REFUTATION_FACTOR = 0.35
+"""Scale of a content signal on English text that the refutation model reads as a
+debunk: the rule packs' own refutation-cue factor (`narrative.negation_factor`)."""
+DAMPENED_DETECTORS = frozenset({"narrative", "claims"})
 CONCEPT_MAX_CHARS = 1200
 """The concept model reads the title and lede: where a claim is stated, at half the
 scan cost of the whole MAX_CHARS window (the scan is the concept model's main cost)."""
@@ -195,6 +199,8 @@ class _Gate:
     english: bool
     present: npt.NDArray[np.int64]
     probability: float
+    refuted: float | None
+    """The refutation model's probability when at or over its operating point, else None."""
 
 
 @dataclass(frozen=True)
@@ -226,6 +232,9 @@ class LearnedDetector(Detector):
             raise DetectorConfigError(f"detectors.options.learned.model_file: {err}") from err
         self.english = self.model_file.models.get("english")
         self.concept_model = self.model_file.models.get("concepts")
+        self.refutation = self.model_file.models.get("refutation")
+        """Optional: English text that restates a claim to refute it (EUvsDisinfo
+        disproofs, fact checks) against claims and news; absent in older weights files."""
         lexicon = load_lexicon() if self.concept_model is not None else None
         expected = self.model_file.meta.get("features", {}).get("lexicon")
         if self.concept_model is not None and lexicon_id(lexicon) != expected:
@@ -245,6 +254,7 @@ class LearnedDetector(Detector):
         self.thresholds = {
             "english": float(op.get("english", 0.5)),
             "concepts": float(op.get("concepts", 0.5)),
+            "refutation": float(op.get("refutation", 1.0)),
         }
 
     def refine(self, article: ArticleView, signals: list[Signal], state: State) -> list[Signal]:
@@ -259,11 +269,45 @@ class LearnedDetector(Detector):
         candidate = self.opts.concepts and any(
             s.detector in self.CANDIDATE_DETECTORS for s in signals
         )
-        return signals + self._signals(article, concepts=candidate)
+        own = self._signals(article, concepts=candidate)
+        gate = self._gate_of(article)
+        if gate.refuted is not None:
+            # English text that reads as a refutation: what the packs and the claim index
+            # found in it is the claim being refuted, not the article's own assertion.
+            signals = [
+                self._dampen(s, gate.refuted) if s.detector in DAMPENED_DETECTORS else s
+                for s in signals
+            ]
+        return signals + own
 
     def detect(self, article: ArticleView, state: State) -> list[Signal]:
         """Both models, ungated (what `hybridwatch train` validates)."""
         return self._signals(article, concepts=True)
+
+    def _dampen(self, signal: Signal, probability: float) -> Signal:
+        score = round(signal.score * REFUTATION_FACTOR, 4)
+        return signal.model_copy(
+            update={
+                "score": score,
+                "severity": severity_for(score),
+                "details": signal.details
+                | {
+                    "refuted": {
+                        "probability": round(probability, 4),
+                        "operating_point": round(self.thresholds["refutation"], 4),
+                        "factor": REFUTATION_FACTOR,
+                        "undampened_score": signal.score,
+                    }
+                },
+            }
+        )
+
+    def _gate_of(self, article: ArticleView) -> _Gate:
+        gate = article.memo.get(self.name)
+        if not isinstance(gate, _Gate):
+            gate = self._gate(article)
+            article.memo[self.name] = gate
+        return gate
 
     def prepare(self, articles: Sequence[ArticleView]) -> None:
         """The language gate and the English word model of a whole batch.
@@ -285,15 +329,18 @@ class LearnedDetector(Detector):
         english = reads_english(lang, text.title, text.text)
         present = np.empty(0, dtype=np.int64)
         p = 0.0
+        refuted: float | None = None
         if english and self.english is not None:
             present = self.features.words.indices(self.features.words.hashed(head))
             p = sigmoid(self.english.logit(present))
-        return _Gate(folded, lang, english, present, p)
+            if self.refutation is not None:
+                p_ref = sigmoid(self.refutation.logit(present))
+                if p_ref >= self.thresholds["refutation"]:
+                    refuted = p_ref
+        return _Gate(folded, lang, english, present, p, refuted)
 
     def _signals(self, article: ArticleView, concepts: bool) -> list[Signal]:
-        gate = article.memo.get(self.name)
-        if not isinstance(gate, _Gate):
-            gate = self._gate(article)
+        gate = self._gate_of(article)
         folded, lang, english = gate.folded, gate.lang, gate.english
         # One sub-model per article: English text has the word model (far stronger on
         # English than concepts), any other text the concept model; each probability
@@ -311,6 +358,8 @@ class LearnedDetector(Detector):
                     "english",
                     probability_to_score(best_p, self.thresholds["english"]),
                 )
+                if gate.refuted is not None:
+                    best_score *= REFUTATION_FACTOR
         elif concepts and self.concept_model is not None:
             matches = self.features.concept_matches(folded, False, lang.regional)
             best_p = sigmoid(self.concept_model.logit(self.features.concept_indices_of(matches)))
@@ -349,7 +398,12 @@ class LearnedDetector(Detector):
                     "probability": round(best_p, 4),
                     "operating_point": round(self.thresholds[best], 4),
                     "model_version": self.model_file.version,
-                },
+                }
+                | (
+                    {"refuted": {"probability": round(gate.refuted, 4)}}
+                    if best == "english" and gate.refuted is not None
+                    else {}
+                ),
             )
         ]
 

@@ -23,6 +23,7 @@ import scipy.sparse as sp
 
 from detectors.learned import (
     GATE_CHARS,
+    REFUTATION_FACTOR,
     LearnedFeatures,
     load_lexicon,
     probability_to_score,
@@ -140,35 +141,60 @@ def prepare_concepts(
     return Prepared(X, y, w, recs + pseudo)
 
 
+def prepare_refutation(en: Prepared) -> Prepared:
+    """The English set relabelled: disproofs (a claim restated to be refuted) against
+    claims and news. What separates a disproof from its claim is the refuting register
+    ("no evidence", "recurring narrative" ...), since both name the same subject."""
+    y = np.array([1 if r.label == "disproof" else 0 for r in en.records], dtype=np.int8)
+    return Prepared(en.X, y, en.w, en.records)
+
+
 class Scorer:
     """The detector's decision rule over plain texts (mirrors LearnedDetector.detect):
     the English model on English-reading text, the concept model on every text, each
-    with its own operating point; the article's score is the larger mapped score."""
+    with its own operating point; the article's score is the larger mapped score. The
+    refutation model's probability rides along for English text (it dampens)."""
 
     def __init__(
-        self, features: LearnedFeatures, english: LinearModel, concepts: LinearModel | None
+        self,
+        features: LearnedFeatures,
+        english: LinearModel,
+        concepts: LinearModel | None,
+        refutation: LinearModel | None = None,
     ) -> None:
         self.features = features
         self.english = english
         self.concepts = concepts
+        self.refutation = refutation
 
-    def probabilities(self, text: str) -> tuple[float, float]:
-        """(English model probability, concept model probability); the model that does
-        not apply to the text (see LearnedDetector.detect) gives 0."""
+    def probabilities(self, text: str) -> tuple[float, float, float]:
+        """(English model, concept model, refutation model) probabilities; a model that
+        does not apply to the text (see LearnedDetector.detect) gives 0."""
         folded = fold(text)
         head = TOKEN.findall(folded[:GATE_CHARS])
         lang = read_language(head)
         if reads_english(lang, "", text):
-            toks = self.features.words.hashed(head)
-            return _sig(self.english.logit(self.features.words.indices(toks))), 0.0
+            present = self.features.words.indices(self.features.words.hashed(head))
+            p_ref = _sig(self.refutation.logit(present)) if self.refutation is not None else 0.0
+            return _sig(self.english.logit(present)), 0.0, p_ref
         if self.concepts is None:
-            return 0.0, 0.0
+            return 0.0, 0.0, 0.0
         m = self.features.concept_matches(folded, False, lang.regional)
-        return 0.0, _sig(self.concepts.logit(self.features.concept_indices_of(m)))
+        return 0.0, _sig(self.concepts.logit(self.features.concept_indices_of(m))), 0.0
 
 
-def combined_score(pe: float, pc: float, t_english: float, t_concepts: float) -> float:
-    return max(probability_to_score(pe, t_english), probability_to_score(pc, t_concepts))
+def combined_score(
+    pe: float,
+    pc: float,
+    t_english: float,
+    t_concepts: float,
+    pr: float = 0.0,
+    t_refutation: float = 1.0,
+) -> float:
+    english = probability_to_score(pe, t_english)
+    if pr >= t_refutation:
+        english *= REFUTATION_FACTOR
+    return max(english, probability_to_score(pc, t_concepts))
 
 
 def _sig(x: float) -> float:
@@ -243,12 +269,38 @@ def choose_concept_threshold(
     return float(GRID[-1])
 
 
+def choose_refutation_threshold(
+    probs: npt.NDArray[np.float64], records: Sequence[corpus.Record]
+) -> float:
+    """The probability over which the most English-reading validation disproofs and the
+    fewest claims fall (disproofs counted minus claims counted; ties: the higher, i.e.
+    fewer claims dampened). News is not counted: dampening it costs nothing."""
+    best_t, best = 1.0, 0
+    for t in GRID:
+        over = probs >= t
+        gain = sum(
+            (1 if r.label == "disproof" else -1 if r.positive else 0)
+            for r, o in zip(records, over, strict=True)
+            if o
+        )
+        if gain >= best:
+            best_t, best = float(t), gain
+    return best_t
+
+
 def decide(
-    pe: npt.NDArray[np.float64], pc: npt.NDArray[np.float64], t_e: float, t_c: float
+    pe: npt.NDArray[np.float64],
+    pc: npt.NDArray[np.float64],
+    t_e: float,
+    t_c: float,
+    pr: npt.NDArray[np.float64] | None = None,
+    t_r: float = 1.0,
 ) -> npt.NDArray[np.float64]:
     """Scores of the learned signal (flagged alone when >= 0.5)."""
+    refuted = pr if pr is not None else np.zeros(len(pe))
     return np.array(
-        [combined_score(a, b, t_e, t_c) for a, b in zip(pe, pc, strict=True)], dtype=np.float64
+        [combined_score(a, b, t_e, t_c, r, t_r) for a, b, r in zip(pe, pc, refuted, strict=True)],
+        dtype=np.float64,
     )
 
 
@@ -257,7 +309,7 @@ def cross_validate(
     cd: Prepared | None,
     features: LearnedFeatures,
     options: TrainOptions,
-    thresholds: tuple[float, float],
+    thresholds: tuple[float, float, float],
     say: Say,
 ) -> dict[str, Any]:
     """Grouped, time-blocked folds over train/; the detector's rule on held-out texts."""
@@ -266,6 +318,8 @@ def cross_validate(
     fold_by_id = dict(zip((r.id for r in all_recs), fold_of(all_recs, options.folds), strict=True))
     pe = np.zeros(len(all_recs))
     pc = np.zeros(len(all_recs))
+    pr = np.zeros(len(all_recs))
+    ref = prepare_refutation(en)
     position = {r.id: i for i, r in enumerate(all_recs)}
     for k in range(options.folds):
         say(f"train: cross-validation fold {k + 1}/{options.folds}")
@@ -273,17 +327,22 @@ def cross_validate(
         m_en = fit_linear(
             en.X[en_train], en.y[en_train], en.w[en_train], options, options.c_english
         )
+        m_ref = fit_linear(
+            ref.X[en_train], ref.y[en_train], ref.w[en_train], options, options.c_refutation
+        )
         m_cd = None
         if cd is not None:
             cd_train = np.array([fold_by_id.get(r.id, -1) != k for r in cd.records])
             m_cd = fit_linear(
                 cd.X[cd_train], cd.y[cd_train], cd.w[cd_train], options, options.c_concepts
             )
-        scorer = Scorer(features, m_en, m_cd)
+        scorer = Scorer(features, m_en, m_cd, m_ref)
         for r in all_recs:
             if fold_by_id[r.id] == k:
-                pe[position[r.id]], pc[position[r.id]] = scorer.probabilities(r.text)
-    return metrics(decide(pe, pc, *thresholds), all_recs, 0.5)
+                i = position[r.id]
+                pe[i], pc[i], pr[i] = scorer.probabilities(r.text)
+    t_e, t_c, t_r = thresholds
+    return metrics(decide(pe, pc, t_e, t_c, pr, t_r), all_recs, 0.5)
 
 
 def translated_validation(dev: Sequence[corpus.Record]) -> list[corpus.Record]:
@@ -333,32 +392,40 @@ def train(
     )
     say(f"train: fitting english ({en.X.shape[0]} texts)")
     m_en = fit_linear(en.X, en.y, en.w, options, options.c_english)
+    ref = prepare_refutation(en)
+    say(f"train: fitting refutation ({int(ref.y.sum())} disproofs)")
+    m_ref = fit_linear(ref.X, ref.y, ref.w, options, options.c_refutation)
     m_cd = None
     if cd is not None:
         say(f"train: fitting concepts ({cd.X.shape[0]} texts)")
         m_cd = fit_linear(cd.X, cd.y, cd.w, options, options.c_concepts)
-    scorer = Scorer(features, m_en, m_cd)
+    scorer = Scorer(features, m_en, m_cd, m_ref)
     val = list(dev) + validation_extra
     probs = [scorer.probabilities(r.text) for r in val]
     pe = np.array([p[0] for p in probs])
     pc = np.array([p[1] for p in probs])
+    pr = np.array([p[2] for p in probs])
     english_sel = [i for i, p in enumerate(probs) if p[0] > 0.0]
     t_e = choose_english_threshold(pe[english_sel], [val[i] for i in english_sel])
     t_c = choose_concept_threshold(pc, val) if m_cd is not None else 1.0
-    validation = metrics(decide(pe[: len(dev)], pc[: len(dev)], t_e, t_c), dev, 0.5)
+    english_dev = [i for i in english_sel if i < len(dev)]
+    t_r = choose_refutation_threshold(pr[english_dev], [val[i] for i in english_dev])
+    n = len(dev)
+    validation = metrics(decide(pe[:n], pc[:n], t_e, t_c, pr[:n], t_r), dev, 0.5)
     validation["translated_neutral_false_flags"] = (
-        round(float((decide(pe[len(dev) :], pc[len(dev) :], t_e, t_c) >= 0.5).mean()), 4)
+        round(float((decide(pe[n:], pc[n:], t_e, t_c, pr[n:], t_r) >= 0.5).mean()), 4)
         if validation_extra
         else None
     )
     say(
-        f"train: operating points english p >= {t_e:.2f}, concepts p >= {t_c:.2f}; dev "
+        f"train: operating points english p >= {t_e:.2f}, concepts p >= {t_c:.2f}, "
+        f"refutation p >= {t_r:.2f}; dev "
         f"precision {validation['precision']:.3f}, recall {validation['recall']:.3f}, "
         f"F1 {validation['f1']:.3f} (learned detector alone)"
     )
     cv: dict[str, Any] = {}
     if cross_validation:
-        cv = cross_validate(en, cd, features, options, (t_e, t_c), say)
+        cv = cross_validate(en, cd, features, options, (t_e, t_c, t_r), say)
         say(
             f"train: cross-validated on train/ - precision {cv['precision']:.3f}, "
             f"recall {cv['recall']:.3f}, F1 {cv['f1']:.3f}"
@@ -367,7 +434,9 @@ def train(
 
     import sklearn
 
-    models = {"english": m_en} | ({"concepts": m_cd} if m_cd is not None else {})
+    models = {"english": m_en, "refutation": m_ref} | (
+        {"concepts": m_cd} if m_cd is not None else {}
+    )
     meta: dict[str, Any] = {
         "data_sha256": dict(sorted((sums | dev_sums).items())),
         "seed": SEED,
@@ -385,6 +454,7 @@ def train(
         "options": {
             "c_english": options.c_english,
             "c_concepts": options.c_concepts,
+            "c_refutation": options.c_refutation,
             "min_df": options.min_df,
             "prune": options.prune,
             "folds": options.folds,
@@ -393,8 +463,10 @@ def train(
         "operating_point": {
             "english": t_e,
             "concepts": t_c,
+            "refutation": t_r,
             "chosen_on": "dev: english max F1; concepts lowest p with every language's "
-            f"neutral false flags <= {MAX_FALSE_FLAGS}",
+            f"neutral false flags <= {MAX_FALSE_FLAGS}; refutation most English disproofs "
+            "minus claims at or over it",
         },
         "validation": {k: validation[k] for k in ("precision", "recall", "f1")},
     }

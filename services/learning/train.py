@@ -40,6 +40,8 @@ SEED = 20181930
 class TrainOptions:
     c_english: float = 16.0
     c_concepts: float = 0.3
+    c_refutation: float = 1.0
+    """Regularisation of the refutation model (disproofs against claims and news)."""
     min_df: int = 2
     """A feature seen in fewer training texts gets no weight (noise, and file size)."""
     prune: float = 1e-3

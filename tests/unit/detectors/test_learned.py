@@ -18,6 +18,7 @@ from detectors.learned import LearnedDetector, LearnedFeatures, LearnedOptions, 
 from detectors.learned_features import Featurizer, is_english
 from detectors.learned_model import LinearModel, ModelFile, ModelFileError, load_model_file
 from detectors.view import ArticleView
+from hybridwatch.events import Signal
 from hybridwatch.textfold import fold
 from tests.unit.detectors.conftest import make_article
 
@@ -239,3 +240,91 @@ def test_a_batch_prepared_gate_gives_the_signals_of_computing_it_per_article(
         assert [s.to_dict() for s in det.refine(b, [], {})] == [
             s.to_dict() for s in det.refine(a, [], {})
         ]
+
+
+# Synthetic refutations (fact-check register), written for these tests.
+REFUTATIONS = [
+    "There is no evidence that NATO is preparing an aggression; the claim is false",
+    "This is a recurring disinformation narrative: no puppet regime was installed",
+    "The claim that the referendum was orchestrated is baseless and not supported by facts",
+    "No evidence supports the false allegation that bombs poisoned the children",
+]
+
+
+@pytest.fixture(scope="module")
+def refuting_model_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    feats = LearnedFeatures(load_lexicon())
+    texts = CLAIMS + NEWS + REFUTATIONS
+    english = _fit(
+        [feats.english_indices(t) for t in texts],
+        [1] * len(CLAIMS) + [0] * (len(NEWS) + len(REFUTATIONS)),
+        feats.words.n_bits,
+    )
+    refutation = _fit(
+        [feats.english_indices(t) for t in texts],
+        [0] * (len(CLAIMS) + len(NEWS)) + [1] * len(REFUTATIONS),
+        feats.words.n_bits,
+    )
+    mf = ModelFile(
+        "test-refuting",
+        {"english": english, "refutation": refutation},
+        {
+            "features": feats.describe(),
+            "operating_point": {"english": 0.5, "concepts": 0.6, "refutation": 0.5},
+        },
+    )
+    path = tmp_path_factory.mktemp("learned") / "refuting.json.gz"
+    path.write_bytes(mf.to_bytes())
+    return path
+
+
+def _pack_signal(article_id: str, detector: str, score: float) -> Signal:
+    from datetime import UTC, datetime
+
+    return Signal(
+        id=f"{detector}-1",
+        article_id=article_id,
+        detector=detector,
+        country="RS",
+        severity="high",
+        score=score,
+        event_time=datetime(2018, 9, 30, tzinfo=UTC),
+    )
+
+
+def test_english_text_that_reads_as_a_refutation_dampens_pack_and_claim_signals(
+    refuting_model_path: Path,
+) -> None:
+    from detectors.learned import REFUTATION_FACTOR
+
+    det = _detector(refuting_model_path)
+    art = make_article("No evidence supports the false allegation that NATO poisoned children")
+    found = [
+        _pack_signal(art.id, "narrative", 0.8),
+        _pack_signal(art.id, "claims", 0.7),
+        _pack_signal(art.id, "lookalike", 0.6),
+    ]
+    out = {s.detector: s for s in det.refine(ArticleView(art), found, {})}
+    assert out["narrative"].score == pytest.approx(0.8 * REFUTATION_FACTOR, abs=1e-4)
+    assert out["claims"].score == pytest.approx(0.7 * REFUTATION_FACTOR, abs=1e-4)
+    assert out["narrative"].details["refuted"]["undampened_score"] == 0.8
+    assert out["narrative"].details["refuted"]["probability"] >= 0.5
+    assert out["lookalike"].score == 0.6  # where it was published is not refuted
+
+
+def test_a_claim_keeps_its_pack_signals_when_a_refutation_model_is_present(
+    refuting_model_path: Path,
+) -> None:
+    det = _detector(refuting_model_path)
+    art = make_article(CLAIMS[0])
+    found = [_pack_signal(art.id, "narrative", 0.8)]
+    out = det.refine(ArticleView(art), found, {})
+    assert out[0] == found[0]
+    assert out[1].detector == "learned" and "refuted" not in out[1].details
+
+
+def test_weights_without_a_refutation_model_dampen_nothing(model_path: Path) -> None:
+    det = _detector(model_path)
+    art = make_article(REFUTATIONS[0])
+    found = [_pack_signal(art.id, "narrative", 0.8)]
+    assert det.refine(ArticleView(art), found, {})[0] == found[0]

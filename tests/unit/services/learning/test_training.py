@@ -182,7 +182,22 @@ def test_the_trainers_scorer_and_the_detector_give_the_same_probability(
         "НАТО агресија и марионетски режим",
     ]
     for text in texts:
-        pe, pc = scorer.probabilities(text)
+        pe, pc, _ = scorer.probabilities(text)
         signals = det.detect(ArticleView(make_article(text)), {})
         if signals:
             assert signals[0].details["probability"] == pytest.approx(max(pe, pc), abs=1e-4)
+
+
+def test_the_refutation_threshold_keeps_claims_below_it_and_takes_the_most_disproofs() -> None:
+    import numpy as np
+
+    from services.learning.run import choose_refutation_threshold
+
+    def rec(i: int, label: str) -> corpus.Record:
+        return corpus.Record(f"r{i}", "text", label, "title", "en", f"g{i}", "", "")
+
+    recs = [rec(0, "disinfo"), rec(1, "disinfo"), rec(2, "disproof"), rec(3, "disproof")]
+    recs.append(rec(4, "neutral"))
+    probs = np.array([0.2, 0.62, 0.9, 0.7, 0.95])
+    t = choose_refutation_threshold(probs, recs)
+    assert 0.62 < t <= 0.7  # both disproofs over it, no claim; ties go to the higher

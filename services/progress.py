@@ -44,6 +44,11 @@ class Progress:
                 mininterval=0.25,
             )
 
+    @property
+    def live(self) -> bool:
+        """Is a bar shown (a terminal)? Callers print their own lines when it is not."""
+        return self._bar is not None
+
     def set_total(self, total: int) -> None:
         """The total, once it is known (e.g. after the start offsets were looked up)."""
         self.total = total
@@ -66,7 +71,8 @@ class Progress:
         elapsed = time.monotonic() - self.started
         rate = self.done / elapsed if elapsed > 0 else 0.0
         text = summary or f"{self.done:,} {self.unit}"
-        line = f"{self.label}: {text} in {elapsed:,.1f} s ({rate:,.0f} {self.unit}/s)"
+        shown = f"{rate:,.0f}" if rate >= 10 else f"{rate:.2f}"
+        line = f"{self.label}: {text} in {elapsed:,.1f} s ({shown} {self.unit}/s)"
         print(line, file=self.out, flush=True)
         return line
 

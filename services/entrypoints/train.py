@@ -23,15 +23,35 @@ def default_data_dir() -> Path:
 
 def main(args: argparse.Namespace, settings: Settings) -> int:
     from detectors.claims import INDEX_FILE as CLAIMS_FILE
+    from detectors.learned import load_lexicon
     from detectors.learned_model import MODEL_FILE
     from services.claims.build import BuildError, build_claim_index
     from services.learning import corpus, translate
-    from services.learning.run import train
+    from services.learning.run import train, train_steps
     from services.learning.train import TrainOptions
+    from services.progress import Progress
 
     data = Path(args.data) if args.data else default_data_dir()
     out = Path(args.out) if args.out else MODEL_FILE
     options = TrainOptions(folds=args.folds)
+    steps = train_steps(
+        translate_news=not args.no_translate,
+        cross_validation=not args.no_cv,
+        folds=options.folds,
+        concepts=load_lexicon() is not None,
+        write=True,
+    )
+    progress = Progress("hybridwatch train", total=steps, unit="steps")
+
+    def say(line: str) -> None:
+        # on a terminal: the bar (count of steps, rate, ETA) with the stage as its
+        # note; elsewhere (CI logs, files): the stage lines themselves
+        if progress.live:
+            progress.advance(1, note=line.removeprefix("train: "))
+        else:
+            progress.done += 1
+            print(line, file=sys.stderr, flush=True)
+
     try:
         report = train(
             data,
@@ -39,12 +59,18 @@ def main(args: argparse.Namespace, settings: Settings) -> int:
             options,
             translate_news=not args.no_translate,
             cross_validation=not args.no_cv,
+            say=say,
         )
     except corpus.CorpusError as err:
+        progress.finish("failed")
         raise ConfigError(f"--data: {err}") from err
     except translate.TranslatorMissing as err:
+        progress.finish("failed")
         print(f"hybridwatch train: {err}", file=sys.stderr)
         return 2
+    progress.finish(
+        f"{progress.done} of {steps} steps, weights version {report.model_file.version}"
+    )
     claims_out = Path(args.claims_out) if args.claims_out else CLAIMS_FILE
     try:
         claims = build_claim_index(

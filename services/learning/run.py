@@ -358,6 +358,24 @@ def translated_validation(dev: Sequence[corpus.Record]) -> list[corpus.Record]:
     ]
 
 
+def train_steps(
+    *, translate_news: bool, cross_validation: bool, folds: int, concepts: bool, write: bool
+) -> int:
+    """How many progress lines (`say`) `train` will print with these choices, for a
+    progress bar with an ETA: load, translations, features, fits, operating points,
+    cross-validation folds and summary, write."""
+    return (
+        1
+        + (2 if translate_news else 0)
+        + 1
+        + 2
+        + (1 if concepts else 0)
+        + 1
+        + ((folds + 1) if cross_validation else 0)
+        + (1 if write else 0)
+    )
+
+
 def train(
     data_dir: Path,
     out: Path | None,

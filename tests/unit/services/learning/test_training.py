@@ -201,3 +201,29 @@ def test_the_refutation_threshold_keeps_claims_below_it_and_takes_the_most_dispr
     probs = np.array([0.2, 0.62, 0.9, 0.7, 0.95])
     t = choose_refutation_threshold(probs, recs)
     assert 0.62 < t <= 0.7  # both disproofs over it, no claim; ties go to the higher
+
+
+@pytest.mark.parametrize("cv", [True, False])
+def test_the_progress_total_counts_every_stage_line_of_training(
+    data_dir: Path, tmp_path: Path, cv: bool
+) -> None:
+    from detectors.learned import load_lexicon
+    from services.learning.run import train_steps
+
+    lines: list[str] = []
+    train(
+        data_dir,
+        tmp_path / "m.json.gz",
+        OPTIONS,
+        translate_news=False,
+        cross_validation=cv,
+        say=lines.append,
+    )
+    expected = train_steps(
+        translate_news=False,
+        cross_validation=cv,
+        folds=OPTIONS.folds,
+        concepts=load_lexicon() is not None,
+        write=True,
+    )
+    assert len(lines) == expected

@@ -9,9 +9,12 @@ No misses: alerts are written in the same transaction as the article and its sig
 (`alerts_for` only builds them), delivered after commit, and marked delivered only
 when every channel of their subscription took them; anything undelivered is retried
 by the runtime every `alerts.retry_seconds` and on the next start. A channel that
-already took an alert is not sent it again by this process when another channel of
-the same subscription failed (per-channel bookkeeping in memory; after a restart a
-repeat is possible, and receivers drop it by the alert id).
+already took an alert is not sent it again when another channel of the same
+subscription failed, by this process or after a restart: each channel's delivery is
+recorded in the outbox (`alert_channels`) as soon as the channel took it. The one
+window left is a crash between a channel taking a message and that record being
+committed; receivers drop such a repeat by the alert id (`X-Hybridwatch-Delivery`,
+the e-mail Message-ID).
 
 Flood control, per channel: at most `max_per_hour` messages in any rolling hour.
 A batch that does not fit is not cut short: what exceeds the budget goes out as one
@@ -64,6 +67,8 @@ class Subscription:
 class AlertOutbox(Protocol):
     def pending_alerts(self) -> list[Alert]: ...
     def mark_delivered(self, alert_ids: Sequence[str]) -> None: ...
+    def mark_channel(self, alert_ids: Sequence[str], channel: str) -> None: ...
+    def channels_taken(self, alert_ids: Sequence[str]) -> set[tuple[str, str]]: ...
 
 
 def summarize(article: Article, signals: Sequence[Signal]) -> str:
@@ -165,6 +170,9 @@ class Alerter:
 
     def _deliver(self, alerts: Sequence[Alert]) -> int:
         alerts = [a for a in alerts if a.id not in self._done]
+        if alerts:
+            # what an earlier run (or round) recorded: those channels are not sent again
+            self._taken.update(self.outbox.channels_taken([a.id for a in alerts]))
         queues: dict[str, tuple[Notifier, Subscription | None, list[Alert]]] = {}
         for alert in alerts:
             sub = self._subs.get(alert.subscription_id)
@@ -230,6 +238,7 @@ class Alerter:
                 log.error("channel %s failed for alert %s: %s", key, alert.id, err)
                 return  # it is down: the rest waits for the next round
             self._taken.add((alert.id, key))
+            self._record(key, [alert.id])
             self._spent(key, limit)
         if digest:
             try:
@@ -238,8 +247,17 @@ class Alerter:
                 log.error("channel %s failed for a digest of %d alerts: %s", key, len(digest), err)
                 return
             self._taken.update((a.id, key) for a in digest)
+            self._record(key, [a.id for a in digest])
             self._spent(key, limit)
             self.digests += 1
+
+    def _record(self, key: str, alert_ids: list[str]) -> None:
+        """Make a channel's delivery durable before anything else is sent."""
+        try:
+            self.outbox.mark_channel(alert_ids, key)
+        except Exception as err:  # the send happened; memory still stops a repeat here
+            log.error("channel %s: could not record delivery of %d alert(s): %s",
+                      key, len(alert_ids), err)  # fmt: skip
 
     def _spent(self, key: str, limit: int | None) -> None:
         if limit is not None:

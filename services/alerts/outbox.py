@@ -48,7 +48,16 @@ CREATE TABLE IF NOT EXISTS alerts (
     doc TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS alerts_pending ON alerts (delivered_us) WHERE delivered_us IS NULL;
+CREATE TABLE IF NOT EXISTS alert_channels (
+    alert_id TEXT NOT NULL,
+    channel TEXT NOT NULL,
+    delivered_us INTEGER NOT NULL,
+    PRIMARY KEY (alert_id, channel)
+) WITHOUT ROWID;
 """
+# alert_channels: which channel ("<subscription>/<channel>") took which alert, written
+# as soon as the channel took it, so a restart after a partial failure (the webhook took
+# an alert, the e-mail server was down) re-sends it to the e-mail only.
 
 
 def _us(value: datetime) -> int:
@@ -63,6 +72,8 @@ class DurableOutbox(Protocol):
     def add_new(self, alerts: Sequence[Alert]) -> list[Alert]: ...
     def pending_alerts(self) -> list[Alert]: ...
     def mark_delivered(self, alert_ids: Sequence[str]) -> None: ...
+    def mark_channel(self, alert_ids: Sequence[str], channel: str) -> None: ...
+    def channels_taken(self, alert_ids: Sequence[str]) -> set[tuple[str, str]]: ...
 
 
 class OutboxClosed(RuntimeError):
@@ -176,7 +187,30 @@ class AlertOutbox:
                 "UPDATE alerts SET delivered_us = ? WHERE id = ?", [(now, i) for i in alert_ids]
             )
 
+    def mark_channel(self, alert_ids: Sequence[str], channel: str) -> None:
+        """Record that `channel` took these alerts (committed when this returns)."""
+        now = _us(datetime.now(UTC))
+        with self._tx() as conn:
+            conn.executemany(
+                "INSERT OR IGNORE INTO alert_channels VALUES (?, ?, ?)",
+                [(i, channel, now) for i in alert_ids],
+            )
+
     # -- reads -------------------------------------------------------------------------
+
+    def channels_taken(self, alert_ids: Sequence[str]) -> set[tuple[str, str]]:
+        """(alert id, channel) pairs already delivered, for these alerts."""
+        out: set[tuple[str, str]] = set()
+        ids = list(dict.fromkeys(alert_ids))
+        for i in range(0, len(ids), 500):  # SQLite's bound-parameter limit
+            chunk = ids[i : i + 500]
+            marks = ",".join("?" * len(chunk))
+            rows = self._read(
+                f"SELECT alert_id, channel FROM alert_channels WHERE alert_id IN ({marks})",
+                chunk,
+            )
+            out.update((str(a), str(c)) for a, c in rows)
+        return out
 
     def _read(self, sql: str, params: Sequence[object] = ()) -> list[tuple[object, ...]]:
         with self._lock:

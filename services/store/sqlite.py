@@ -322,6 +322,12 @@ class SqliteStore:
     def mark_delivered(self, alert_ids: Sequence[str]) -> None:
         self.alerts.mark_delivered(alert_ids)
 
+    def mark_channel(self, alert_ids: Sequence[str], channel: str) -> None:
+        self.alerts.mark_channel(alert_ids, channel)
+
+    def channels_taken(self, alert_ids: Sequence[str]) -> set[tuple[str, str]]:
+        return self.alerts.channels_taken(alert_ids)
+
     def get_alerts(
         self,
         limit: int = 100,

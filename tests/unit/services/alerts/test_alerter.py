@@ -107,3 +107,39 @@ def test_console_line_is_readable_and_jsonl_appends_one_object_per_line(tmp_path
     j.close()
     lines = (tmp_path / "alerts.jsonl").read_text("utf-8").splitlines()
     assert [Alert.model_validate(json.loads(x)) for x in lines] == [alert, alert]
+
+
+class Named(Recorder):
+    def __init__(self, name: str, fail: bool = False) -> None:
+        super().__init__(fail)
+        self.name = name
+
+
+def test_a_restart_after_a_partial_failure_sends_only_to_the_channel_that_failed(
+    tmp_path: Path,
+) -> None:
+    from services.alerts.outbox import AlertOutbox
+
+    outbox = AlertOutbox.open(tmp_path)
+    a = article("https://example.org/a", "a")
+    s = signal(a)
+    sub = [Subscription("ops", "high")]
+    webhook, mail_down = Named("webhook"), Named("email", fail=True)
+    first = Alerter(sub, [], outbox, channels={"ops": [webhook, mail_down]})
+    new = outbox.add_new(first.alerts_for(a, [s]))
+    assert first.deliver(new) == 0  # the e-mail server is down
+    assert [x.id for x in webhook.sent] == [new[0].id]
+    outbox.close()
+
+    # a new process (nothing in memory) on the same outbox file
+    reopened = AlertOutbox.open(tmp_path)
+    webhook2, mail = Named("webhook"), Named("email")
+    restarted = Alerter(sub, [], reopened, channels={"ops": [webhook2, mail]})
+    assert restarted.deliver_pending() == 1
+    assert webhook2.sent == []  # it took the alert before the restart
+    assert [x.id for x in mail.sent] == [new[0].id]
+    assert reopened.pending_alerts() == []
+    assert reopened.channels_taken([new[0].id]) == {
+        (new[0].id, "ops/webhook"),
+        (new[0].id, "ops/email"),
+    }

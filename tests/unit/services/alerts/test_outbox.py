@@ -45,12 +45,12 @@ def test_an_alert_is_stored_once_and_pending_until_marked_delivered(tmp_path: Pa
         reopened.close()
 
 
-def test_the_outbox_file_holds_the_alerts_table_only(tmp_path: Path) -> None:
+def test_the_outbox_file_holds_the_alert_tables_only(tmp_path: Path) -> None:
     AlertOutbox.open(tmp_path).close()
     conn = sqlite3.connect(tmp_path / OUTBOX_FILE)
     names = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
     conn.close()
-    assert names == {"alerts"}
+    assert names == {"alerts", "alert_channels"}
 
 
 def test_the_first_open_imports_the_alerts_of_an_earlier_whole_store_outbox(

@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed-stamp
 PYTEST := $(BIN)/python -m pytest
 
 .PHONY: train-tools help install run run-once demo lint fmt test test-unit test-integration test-e2e \
-        services-up services-down bench clean browser-tools ops-tools helm-tools fuzz audit lock
+        services-up services-down bench soak clean browser-tools ops-tools helm-tools fuzz audit lock
 
 help:
 	@echo "make run            create .venv, install, start the embedded pipeline + API on :8686"
@@ -17,6 +17,7 @@ help:
 	@echo "make services-up    start local Kafka (KRaft) + search engine, write .hybridwatch/services.env"
 	@echo "make services-down  stop them"
 	@echo "make bench          run every benchmark in bench/"
+	@echo "make soak           1M SYNTHETIC articles through Kafka + 2 workers + indexer; RSS/fds/lag plot in docs/img"
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python >= 3.11 is required")'
@@ -124,6 +125,13 @@ services-down:
 
 bench: install
 	source deploy/local/services.sh env && for b in bench/*_bench.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
+
+# issue 15.5: SOAK_N synthetic articles through Kafka -> 2 workers -> indexer -> engine, sampling
+# RSS, open fds, CPU and lag of every process; CSV + PNG into docs/img (heavy: takes the lock)
+SOAK_N ?= 1000000
+soak: install
+	source deploy/local/services.sh env && flock /work/team/heavy.lock \
+	  $(BIN)/python bench/replay_bench.py --soak --n $(SOAK_N) --sample 5 --out docs/img
 
 clean:
 	rm -rf .mypy_cache .ruff_cache .pytest_cache *.egg-info

@@ -1,7 +1,7 @@
 """Replay end to end: archived articles through the embedded runtime and the production path.
 
     .venv/bin/python bench/replay_bench.py [--n 1000000] [--workers 2] [--skip-embedded]
-                                           [--skip-kafka] [--sample 5]
+                                           [--skip-kafka] [--sample 5] [--soak]
 
 Needs $HW_KAFKA_BOOTSTRAP and $HW_ES_URL (+ $HW_STORE_KIND) for the production path, as
 `source deploy/local/services.sh env` exports them. Input: N SYNTHETIC articles
@@ -18,6 +18,11 @@ bench into a fresh archive (its write rate is reported too).
 3. Exactly once: the engine's article count must be N and its signal count the number
    of distinct signals the embedded run stored (same detectors, same order per
    country); 50 random article ids and 50 signal ids are looked up by id.
+
+Soak mode (`--soak`, `make soak`): the production path only (no embedded run), and every
+sample also holds the resident set (VmRSS) and open file descriptors of each process;
+the samples are written as CSV and plotted (PNG) under `--out` (docs/img by default),
+with a verdict on memory after warm-up (first 20 % of the run) in the result.
 
 Every process is a real `hybridwatch` command in a subprocess; nothing is mocked.
 """
@@ -64,15 +69,37 @@ def _cmd(*args: str) -> list[str]:
     return [sys.executable, "-m", "services.entrypoints.cli", *args]
 
 
-def _hwm_kb(pid: int) -> int:
-    """Peak resident set (VmHWM) of a running process, in KB (0 once it is gone)."""
+def _status_kb(pid: int, field: str) -> int:
+    """A /proc/PID/status memory field (VmHWM: peak, VmRSS: now) in KB; 0 once it is gone."""
     try:
         for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
+            if line.startswith(field + ":"):
                 return int(line.split()[1])
     except OSError:
         pass
     return 0
+
+
+def _hwm_kb(pid: int) -> int:
+    """Peak resident set (VmHWM) of a running process, in KB (0 once it is gone)."""
+    return _status_kb(pid, "VmHWM")
+
+
+def _cpu_s(pid: int) -> float:
+    """CPU seconds (user + system) a running process has used (0 once it is gone)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, IndexError, ValueError):
+        return 0.0
+
+
+def _open_fds(pid: int) -> int:
+    """Open file descriptors of a running process (0 once it is gone)."""
+    try:
+        return len(os.listdir(f"/proc/{pid}/fd"))
+    except OSError:
+        return 0
 
 
 def detectors_fingerprint() -> str:
@@ -106,9 +133,19 @@ class Proc:
             args, cwd=ROOT, env=env, stdout=self.log, stderr=subprocess.STDOUT
         )
         self.peak_kb = 0
+        self.cpu_s = 0.0
 
     def sample(self) -> None:
         self.peak_kb = max(self.peak_kb, _hwm_kb(self.proc.pid))
+        self.cpu_s = max(self.cpu_s, _cpu_s(self.proc.pid))
+
+    def usage(self) -> dict[str, float]:
+        """Resident set now (MB) and open file descriptors, for the soak samples."""
+        return {
+            f"{self.name}_rss_mb": round(_status_kb(self.proc.pid, "VmRSS") / 1024),
+            f"{self.name}_fds": _open_fds(self.proc.pid),
+            f"{self.name}_cpu_s": round(self.cpu_s, 1),
+        }
 
     def stop(self) -> None:
         self.sample()
@@ -191,7 +228,13 @@ def _count(url: str, index: str, body: dict[str, Any] | None = None) -> int:
 
 
 def run_kafka(
-    tmp: Path, archive_dir: Path, n: int, workers: int, sample: float, expected_signals: int | None
+    tmp: Path,
+    archive_dir: Path,
+    n: int,
+    workers: int,
+    sample: float,
+    expected_signals: int | None,
+    max_s: float = 6 * 3600,
 ) -> dict[str, Any]:
     bootstrap = os.environ["HW_KAFKA_BOOTSTRAP"]
     url = os.environ["HW_ES_URL"].rstrip("/")
@@ -243,7 +286,7 @@ def run_kafka(
     procs.append(replay)
     done_at = None
     try:
-        deadline = t0 + 6 * 3600
+        deadline = t0 + max_s
         while time.perf_counter() < deadline:
             time.sleep(sample)
             for p in procs:
@@ -263,6 +306,8 @@ def run_kafka(
                 "indexed_signals": signals,
                 "load": _load(),
             }
+            for p in procs:
+                row.update(p.usage())
             lag.append(row)
             print(f"  {json.dumps(row)}", flush=True)
             finished = replay.proc.poll() is not None
@@ -287,10 +332,11 @@ def run_kafka(
         "workers": workers,
         "completed": done_at is not None,
         "wall_s": round(wall, 1),
-        "articles_per_s": round(n / wall),
+        "articles_per_s": round((n if done_at else articles) / wall),
         "indexed_articles": articles,
         "indexed_signals": signals,
         "peak_rss_mb": {p.name: round(p.peak_kb / 1024) for p in procs},
+        "cpu_s": {p.name: round(p.cpu_s, 1) for p in procs},
         "lag": lag,
         "url": url,
         "index_prefix": f"hwb-{name}-",
@@ -314,6 +360,68 @@ def cleanup(url: str, index_prefix: str, topic_prefix: str) -> None:
         admin.close()
 
 
+WARM_UP = 0.2
+"""Soak: the first fifth of the samples is warm-up (imports, caches, first windows)."""
+
+
+def memory_growth(rows: list[dict[str, Any]], name: str) -> dict[str, Any]:
+    """RSS of one process after warm-up: at its start, at its peak, at the end, and a verdict
+    (flat = the peak after warm-up is within 10 % or 25 MB of the level at its start)."""
+    series = [r[f"{name}_rss_mb"] for r in rows if r.get(f"{name}_rss_mb")]
+    if len(series) < 5:
+        return {"samples": len(series), "verdict": "too few samples"}
+    after = series[int(len(series) * WARM_UP) :]
+    start, peak, end = after[0], max(after), after[-1]
+    flat = peak - start <= max(25, 0.1 * start)
+    return {
+        "samples": len(series),
+        "after_warm_up_mb": start,
+        "peak_mb": peak,
+        "end_mb": end,
+        "verdict": "flat" if flat else f"grows by {peak - start} MB after warm-up",
+    }
+
+
+def write_soak(rows: list[dict[str, Any]], names: list[str], out: Path, title: str) -> None:
+    """The soak samples as CSV and a PNG (RSS, open fds, lag, indexed articles over time)."""
+    import csv
+
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    out.mkdir(parents=True, exist_ok=True)
+    cols = ["t", "worker_lag", "indexer_lag", "indexed_articles", "indexed_signals", "load"]
+    for n in names:
+        cols += [f"{n}_rss_mb", f"{n}_fds", f"{n}_cpu_s"]
+    with (out / "soak.csv").open("w", newline="", encoding="utf-8") as f:
+        w = csv.DictWriter(f, fieldnames=cols, extrasaction="ignore")
+        w.writeheader()
+        w.writerows(rows)
+    t = [r["t"] for r in rows]
+    fig, axes = plt.subplots(4, 1, figsize=(9, 11), sharex=True)
+    for n in names:
+        axes[0].plot(t, [r.get(f"{n}_rss_mb", 0) for r in rows], label=n)
+        axes[1].plot(t, [r.get(f"{n}_fds", 0) for r in rows], label=n)
+    axes[0].set_ylabel("RSS (MB)")
+    axes[1].set_ylabel("open fds")
+    axes[2].plot(t, [r["worker_lag"] for r in rows], label="workers' group")
+    axes[2].plot(t, [r["indexer_lag"] for r in rows], label="indexer's group")
+    axes[2].set_ylabel("consumer lag (records)")
+    axes[3].plot(t, [r["indexed_articles"] for r in rows], label="articles")
+    axes[3].plot(t, [r["indexed_signals"] for r in rows], label="signals")
+    axes[3].set_ylabel("indexed documents")
+    axes[3].set_xlabel("seconds since the replay started")
+    for ax in axes:
+        ax.legend(fontsize=8, loc="upper left")
+        ax.grid(alpha=0.3)
+    fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    fig.savefig(out / "soak.png", dpi=90)
+    plt.close(fig)
+
+
 def spot_check(url: str, index: str, ids: list[str]) -> int:
     return _count(url, index, {"query": {"ids": {"values": ids}}})
 
@@ -326,7 +434,21 @@ def main() -> int:
     ap.add_argument("--skip-embedded", action="store_true")
     ap.add_argument("--skip-kafka", action="store_true")
     ap.add_argument("--keep", action="store_true", help="keep the topics and indices afterwards")
+    ap.add_argument(
+        "--soak",
+        action="store_true",
+        help="production path only; write the RSS/fd/lag samples as CSV + PNG under --out",
+    )
+    ap.add_argument(
+        "--max-s",
+        type=float,
+        default=6 * 3600,
+        help="stop the production run after this many seconds (reported as not completed)",
+    )
+    ap.add_argument("--out", type=Path, default=ROOT / "docs" / "img", help="soak output folder")
     args = ap.parse_args()
+    if args.soak:
+        args.skip_embedded, args.skip_kafka = True, False
     tmp = Path(tempfile.mkdtemp(prefix="hw-replay-bench-"))
     print(f"replay_bench: n={args.n:,}, load average {_load()}, work dir {tmp}", flush=True)
     archive_dir = tmp / "archive"
@@ -334,7 +456,7 @@ def main() -> int:
     print(
         f"archive: {n:,} synthetic articles written in {secs:.1f} s ({n / secs:,.0f}/s)", flush=True
     )
-    result: dict[str, Any] = {"n": n, "archive_write_s": round(secs, 1)}
+    result: dict[str, Any] = {"n": n, "archive_write_s": round(secs, 1), "load_start": _load()}
     before = detectors_fingerprint()
     expected: int | None = None
     signal_ids: list[str] = []
@@ -345,7 +467,7 @@ def main() -> int:
         result["embedded"] = emb
         print(f"embedded: {json.dumps(emb)} (load {_load()})", flush=True)
     if not args.skip_kafka:
-        k = run_kafka(tmp, archive_dir, n, args.workers, args.sample, expected)
+        k = run_kafka(tmp, archive_dir, n, args.workers, args.sample, expected, args.max_s)
         rng = random.Random(1)
         archive = Archive(archive_dir)
         try:
@@ -371,6 +493,19 @@ def main() -> int:
             )
         k["target_met"] = k["completed"] and k["wall_s"] <= TARGET_SECONDS * n / 1_000_000
         result["kafka"] = k
+        if args.soak:
+            names = list(k["peak_rss_mb"])
+            k["memory"] = {
+                name: memory_growth(k["lag"], name) for name in names if name != "replay-kafka"
+            }
+            write_soak(
+                k["lag"],
+                names,
+                args.out,
+                f"hybridwatch soak: {n:,} synthetic articles, {args.workers} workers + indexer, "
+                f"{k['wall_s']} s, load at start {result['load_start']}",
+            )
+            print(f"soak: samples and plot in {args.out}/soak.csv, soak.png", flush=True)
         if not args.keep:
             cleanup(k["url"], k["index_prefix"], k["topic_prefix"])
         short = {key: v for key, v in k.items() if key != "lag"}

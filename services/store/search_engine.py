@@ -178,6 +178,8 @@ class SearchEngineStore:
             self.retention_policy_installed = self.client.put_retention_policy(
                 name, templates.ilm_policy()
             )
+            if not self.retention_policy_installed:
+                log.info("Elasticsearch has no ILM module; retention policy not installed")
         else:
             self.retention_policy_installed = self.client.put_retention_policy(
                 name, templates.ism_policy(self.prefix)
@@ -186,7 +188,9 @@ class SearchEngineStore:
                 log.info(
                     "OpenSearch has no index-management (ISM) plugin; retention policy not installed"
                 )
-        for tname, body in templates.index_templates(self.prefix, self.engine, name).items():
+        # an ILM policy name in a template is refused by a node without ILM
+        policy = name if self.retention_policy_installed else None
+        for tname, body in templates.index_templates(self.prefix, self.engine, policy).items():
             self.client.put_index_template(tname, body)
 
     def _pattern(self, kind: str) -> str:

@@ -215,7 +215,9 @@ def index_templates(
     """Composable index templates (`PUT _index_template/<name>`) for every kind.
 
     Both engines take the same body; the only engine-specific line is the ILM policy
-    name on Elasticsearch (OpenSearch's ISM attaches policies by index pattern instead).
+    name on Elasticsearch (OpenSearch's ISM attaches policies by index pattern instead),
+    set only when `policy` names an installed policy: a node without ILM refuses the
+    `index.lifecycle.name` setting.
     """
     out: dict[str, dict[str, Any]] = {}
     for kind in KINDS:
@@ -225,8 +227,8 @@ def index_templates(
             "refresh_interval": REFRESH_INTERVAL[kind],
             "analysis": copy.deepcopy(ANALYSIS),
         }
-        if engine == "elasticsearch" and kind in RETAINED_KINDS:
-            settings["index.lifecycle.name"] = policy or f"{prefix}{RETENTION_POLICY}"
+        if engine == "elasticsearch" and policy and kind in RETAINED_KINDS:
+            settings["index.lifecycle.name"] = policy
         out[f"{prefix}{kind}"] = {
             "index_patterns": [index_pattern(prefix, kind)],
             "priority": 200,

@@ -1,6 +1,7 @@
 """Zero loss and zero duplicates across a 60 s search-engine outage mid-run.
 
-`hybridwatch indexer` runs as a real subprocess against a private OpenSearch node (so
+Run once per engine (OpenSearch, Elasticsearch).
+`hybridwatch indexer` runs as a real subprocess against a private engine node (so
 stopping it disturbs no other test) while 100,000 synthetic articles stream into Kafka.
 Once 10,000 are indexed the node is stopped, kept down for 60 s and started again on
 the same data and port. The indexer must wait the outage out and carry on: in the end
@@ -30,7 +31,7 @@ from hybridwatch.textfold import fold
 from hybridwatch.topics import SCHEMA_HEADER, Topics
 from services.kafka.codec import TYPE_HEADER
 from tests.fixtures.kafka import clean_env, create_topics
-from tests.fixtures.search import EngineNode, start_engine_node
+from tests.fixtures.search import ENGINES, EngineNode, start_engine_node
 from tests.integration.search.synthetic import BASE, COUNTRIES, WORDS
 
 pytestmark = [pytest.mark.integration, pytest.mark.search, pytest.mark.kafka]
@@ -147,9 +148,10 @@ def _wait_for_count(
         time.sleep(0.25)
 
 
-@pytest.fixture
-def private_engine(tmp_path_factory: pytest.TempPathFactory) -> Any:
-    node = start_engine_node(tmp_path_factory.mktemp("outage-engine"))
+@pytest.fixture(params=ENGINES)
+def private_engine(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Any:
+    kind = str(request.param)
+    node = start_engine_node(tmp_path_factory.mktemp(f"outage-{kind}"), kind=kind)
     yield node
     node.stop()
 
@@ -170,7 +172,7 @@ def test_no_article_is_lost_or_duplicated_across_a_60s_engine_outage(
                 "data_dir": str(tmp_path / "data"),
                 "kafka": {"bootstrap": kafka_bootstrap, "topic_prefix": kafka_prefix},
                 "store": {
-                    "kind": "opensearch",
+                    "kind": private_engine.kind,
                     "url": private_engine.url,
                     "index_prefix": index_prefix,
                 },
@@ -219,7 +221,7 @@ def test_no_article_is_lost_or_duplicated_across_a_60s_engine_outage(
             with pytest.raises(httpx.TransportError):
                 _count(private_engine.url, index_prefix)
             time.sleep(max(0.0, OUTAGE_S - (time.monotonic() - down_at)))
-            restarted = start_engine_node(private_engine.run_dir)
+            restarted = start_engine_node(private_engine.run_dir, kind=private_engine.kind)
             assert restarted.url == private_engine.url, "the node must come back on the same port"
             print(f"outage test: engine back after {time.monotonic() - down_at:.1f}s")
 

@@ -60,8 +60,8 @@ def test_indices_are_monthly_by_event_time() -> None:
 
 
 def test_the_templates_cover_their_indices_and_only_elasticsearch_names_an_ilm_policy() -> None:
-    es = templates.index_templates("hw-", "elasticsearch")
-    os_ = templates.index_templates("hw-", "opensearch")
+    es = templates.index_templates("hw-", "elasticsearch", "hw-hw-retention")
+    os_ = templates.index_templates("hw-", "opensearch", "hw-hw-retention")
     assert set(es) == set(os_) == {"hw-articles", "hw-signals", "hw-alerts", "hw-triage"}
     # analysts' verdicts are evaluation data: no retention policy deletes them
     assert "index.lifecycle.name" not in es["hw-triage"]["template"]["settings"]
@@ -69,6 +69,12 @@ def test_the_templates_cover_their_indices_and_only_elasticsearch_names_an_ilm_p
     assert es["hw-articles"]["template"]["settings"]["index.lifecycle.name"] == "hw-hw-retention"
     assert "index.lifecycle.name" not in os_["hw-articles"]["template"]["settings"]
     assert es["hw-articles"]["template"]["mappings"] == os_["hw-articles"]["template"]["mappings"]
+
+
+def test_elasticsearch_templates_name_no_ilm_policy_when_none_is_installed() -> None:
+    # a node without ILM refuses index.lifecycle.name (deploy/local/elasticsearch.sh's node)
+    es = templates.index_templates("hw-", "elasticsearch", None)
+    assert all("index.lifecycle.name" not in t["template"]["settings"] for t in es.values())
 
 
 def test_retention_policies_delete_after_the_same_age() -> None:

@@ -14,7 +14,7 @@ help:
 	@echo "make demo           no network: replay the bundled SYNTHETIC demo into .hybridwatch/demo, serve :8686"
 	@echo "make test           install, provision Kafka + search engine, lint, run every test tier"
 	@echo "make lint           ruff check, ruff format --check, mypy --strict"
-	@echo "make services-up    start local Kafka (KRaft) + search engine, write .hybridwatch/services.env"
+	@echo "make services-up    start local Kafka (KRaft) + OpenSearch + Elasticsearch (HW_SEARCH_ENGINES=opensearch: no ES), write .hybridwatch/services.env"
 	@echo "make services-down  stop them"
 	@echo "make bench          run every benchmark in bench/"
 	@echo "make soak           1M SYNTHETIC articles through Kafka + 2 workers + indexer; RSS/fds/lag plot in docs/img"

@@ -7,10 +7,13 @@
 #   source deploy/local/services.sh env
 #                                   export the addresses from services.env (if present)
 #
-# HW_KAFKA_BOOTSTRAP / HW_ES_URL set beforehand point at servers you already run:
-# then the matching local server is neither started nor stopped.
-# Each engine has its own script (kafka.sh, search.sh) with install|start|stop|status;
-# `start` prints KEY=VALUE lines for services.env on stdout.
+# HW_KAFKA_BOOTSTRAP / HW_ES_URL / HW_ELASTIC_URL set beforehand point at servers you
+# already run: then the matching local server is neither started nor stopped.
+# HW_SEARCH_ENGINES (default "opensearch elasticsearch") says which search engines `up`
+# starts: OpenSearch (search.sh, HW_ES_URL, the store's engine) and a real Elasticsearch
+# beside it (elasticsearch.sh, HW_ELASTIC_URL) that the engine tests also run on.
+# Each engine has its own script (kafka.sh, search.sh, elasticsearch.sh) with
+# install|start|stop|status; `start` prints KEY=VALUE lines for services.env on stdout.
 set -uo pipefail
 _here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 _root="$(cd "$_here/../.." && pwd)"
@@ -31,6 +34,11 @@ _services_up() {
   else
     "$_here/search.sh" start | grep -E '^HW_[A-Z_]+=' >> "$_envfile.tmp"
   fi
+  if [ -n "${HW_ELASTIC_URL:-}" ]; then
+    echo "HW_ELASTIC_URL=$HW_ELASTIC_URL" >> "$_envfile.tmp"
+  elif [[ " ${HW_SEARCH_ENGINES:-opensearch elasticsearch} " == *" elasticsearch "* ]]; then
+    "$_here/elasticsearch.sh" start | grep -E '^HW_[A-Z_]+=' >> "$_envfile.tmp"
+  fi
   mv "$_envfile.tmp" "$_envfile"
   echo "services up; addresses in $_envfile:"
   cat "$_envfile"
@@ -39,6 +47,7 @@ _services_up() {
 _services_down() {
   "$_here/kafka.sh" stop || true
   "$_here/search.sh" stop || true
+  "$_here/elasticsearch.sh" stop || true
   rm -f "$_envfile"
 }
 

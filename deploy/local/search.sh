@@ -7,9 +7,9 @@
 #   deploy/local/search.sh stop      stop the node this run dir started
 #   deploy/local/search.sh status    exit 0 and print the URL when the node answers
 #
-# Why assembled: no registry reachable from this machine serves a runnable OpenSearch or
-# Elasticsearch distribution archive (Maven Central refuses org.opensearch.distribution
-# and org.elasticsearch.distribution artifacts), but Maven Central does publish the
+# Why assembled: no registry reachable from this machine serves a runnable OpenSearch
+# distribution archive (Maven Central refuses org.opensearch.distribution artifacts; the
+# Elasticsearch it serves is deploy/local/elasticsearch.sh's), but Maven Central does publish the
 # OpenSearch server and its module jars. A node home is just lib/ (server + runtime
 # dependencies), modules/<name>/ (module jars + plugin-descriptor.properties + security
 # policy) and a config folder, started with org.opensearch.bootstrap.OpenSearch — the same

@@ -28,6 +28,7 @@ from hybridwatch.topics import Topics
 from ingest.archive import Archive
 from services.replay import kafka_namespace, namespace_env
 from tests.fixtures.kafka import consume_all, create_topics, settings_tree
+from tests.fixtures.search import SearchEngine
 from tests.fixtures.synthetic_articles import START, synthetic_articles
 from tests.integration.kafka.helpers import signal_ids, start_worker, wait_until
 
@@ -68,8 +69,10 @@ def _committed(bootstrap: str, group: str, topic: str) -> int:
 
 
 def test_kafka_replay_runs_in_its_own_namespace_and_repeats_give_the_same_signals(
-    kafka_bootstrap: str, kafka_prefix: str, tmp_path: Path, search_url: str, search_kind: str
+    kafka_bootstrap: str, kafka_prefix: str, tmp_path: Path, search_engine: SearchEngine
 ) -> None:
+    # runs on both engines (tests/fixtures/search.py): the namespace's indexer writes there
+    search_url, search_kind = search_engine.url, search_engine.kind
     articles = [
         a.model_copy(update={"published": START + timedelta(minutes=10 * i)})
         for i, a in enumerate(synthetic_articles(160, seed=23))

@@ -6,6 +6,7 @@
 #                                          prints HW_ELASTIC_URL=...
 #   deploy/local/elasticsearch.sh stop     stop the node this run dir started
 #   deploy/local/elasticsearch.sh status   exit 0 and print the URL when the node answers
+#   deploy/local/elasticsearch.sh purge    stop, then delete this run dir's state (data, logs)
 #
 # What runs: Elasticsearch's "integ-test-zip" distribution, the one runnable Elasticsearch
 # that Maven Central serves (org.elasticsearch.distribution.integ-test-zip:elasticsearch:
@@ -193,6 +194,7 @@ start() {
   fi
   tport="$(_free_port)"
   mkdir -p "$STATE/config" "$STATE/data" "$STATE/logs" "$STATE/tmp"
+  chmod a+rx "$SHARED" "$(dirname "$STATE")" 2>/dev/null || true   # whatever the umask
   cp "$ES_HOME/config/jvm.options" "$ES_HOME/config/log4j2.properties" "$STATE/config/"
   mkdir -p "$STATE/config/jvm.options.d"
   sed -e "s|@HTTP_PORT@|$port|" -e "s|@TRANSPORT_PORT@|$tport|" -e "s|@STATE@|$STATE|g" \
@@ -261,10 +263,16 @@ status() {
   return 1
 }
 
+purge() {
+  stop
+  rm -rf "$STATE" "$RUN_DIR/state_dir" "$RUN_DIR/port"
+}
+
 case "${1:-}" in
   install) install ;;
   start) start ;;
   stop) stop ;;
   status) status ;;
-  *) echo "usage: $0 install|start|stop|status" >&2; exit 2 ;;
+  purge) purge ;;
+  *) echo "usage: $0 install|start|stop|status|purge" >&2; exit 2 ;;
 esac

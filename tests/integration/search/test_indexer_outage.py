@@ -153,7 +153,7 @@ def private_engine(request: pytest.FixtureRequest, tmp_path_factory: pytest.Temp
     kind = str(request.param)
     node = start_engine_node(tmp_path_factory.mktemp(f"outage-{kind}"), kind=kind)
     yield node
-    node.stop()
+    node.discard()
 
 
 def test_no_article_is_lost_or_duplicated_across_a_60s_engine_outage(

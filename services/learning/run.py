@@ -41,6 +41,33 @@ Say = Callable[[str], None]
 TRANSLATED_WEIGHT = 0.5
 """Sample weight of a machine-translated negative against a native text's 1.0."""
 
+TRANSLATED_SUFFIX = "#~translated"
+"""Appended to a source record's id to name its machine translation, so that
+cross-validation keeps a translation in its source's fold (a held-out case's claims
+must not be learned through their Serbian translation)."""
+
+
+def source_id(record_id: str) -> str:
+    """The id of the record a (translated) training text comes from."""
+    return record_id.removesuffix(TRANSLATED_SUFFIX)
+
+
+def _translated(
+    sources: Sequence[corpus.Record] | None, texts: Sequence[str], label: str, language: str
+) -> list[corpus.Record]:
+    """Pseudo-records of machine translations, named after their sources when known."""
+    if sources is None:
+        return [
+            corpus.Record(f"translated:{i}", t, label, "translated", language, f"t:{i}", "", "")
+            for i, t in enumerate(texts)
+        ]
+    return [
+        corpus.Record(
+            src.id + TRANSLATED_SUFFIX, t, label, "translated", language, src.group, src.date, ""
+        )
+        for src, t in zip(sources, texts, strict=True)
+    ]
+
 
 @dataclass
 class Prepared:
@@ -89,19 +116,17 @@ def fit_linear(
 
 
 def prepare_english(
-    records: Sequence[corpus.Record], translated: Sequence[str], features: LearnedFeatures
+    records: Sequence[corpus.Record],
+    translated: Sequence[str],
+    features: LearnedFeatures,
+    translated_sources: Sequence[corpus.Record] | None = None,
 ) -> Prepared:
     recs = english_records(records)
     texts = [r.text for r in recs] + list(translated)
     X = matrix(texts, features.english_indices, features.words.n_bits)
     y = np.array([1 if r.positive else 0 for r in recs] + [0] * len(translated), dtype=np.int8)
     w = np.array([1.0] * len(recs) + [TRANSLATED_WEIGHT] * len(translated))
-    pseudo = [
-        corpus.Record(
-            f"translated:{i}", t, "neutral", "translated", "en", f"translated:{i}", "", ""
-        )
-        for i, t in enumerate(translated)
-    ]
+    pseudo = _translated(translated_sources, translated, "neutral", "en")
     return Prepared(X, y, w, recs + pseudo)
 
 
@@ -110,6 +135,8 @@ def prepare_concepts(
     translated: Sequence[str],
     claims_hbs: Sequence[str],
     features: LearnedFeatures,
+    translated_sources: Sequence[corpus.Record] | None = None,
+    claim_sources: Sequence[corpus.Record] | None = None,
 ) -> Prepared:
     """Every language's records; the translated news as English negatives (the English
     lexicon's view of ordinary reporting on the region); the English claims translated
@@ -129,15 +156,9 @@ def prepare_concepts(
         dtype=np.int8,
     )
     w = np.array([1.0] * len(recs) + [TRANSLATED_WEIGHT] * (len(translated) + len(claims_hbs)))
-    pseudo = [
-        corpus.Record(
-            f"translated:{i}", t, "neutral", "translated", "en", f"translated:{i}", "", ""
-        )
-        for i, t in enumerate(translated)
-    ] + [
-        corpus.Record(f"translated-claim:{i}", t, "disinfo", "translated", "sr", f"tc:{i}", "", "")
-        for i, t in enumerate(claims_hbs)
-    ]
+    pseudo = _translated(translated_sources, translated, "neutral", "en") + _translated(
+        claim_sources, claims_hbs, "disinfo", "sr"
+    )
     return Prepared(X, y, w, recs + pseudo)
 
 
@@ -321,9 +342,15 @@ def cross_validate(
     pr = np.zeros(len(all_recs))
     ref = prepare_refutation(en)
     position = {r.id: i for i, r in enumerate(all_recs)}
+    # a translation stays in its source's fold; held-out translated claims are the
+    # out-of-sample proxy for claims written in the region's language
+    claims_hbs = [
+        r for r in (cd.records if cd else []) if r.positive and r.text_field == "translated"
+    ]
+    p_hbs = np.zeros((len(claims_hbs), 3))
     for k in range(options.folds):
         say(f"train: cross-validation fold {k + 1}/{options.folds}")
-        en_train = np.array([fold_by_id.get(r.id, -1) != k for r in en.records])
+        en_train = np.array([fold_by_id.get(source_id(r.id), -1) != k for r in en.records])
         m_en = fit_linear(
             en.X[en_train], en.y[en_train], en.w[en_train], options, options.c_english
         )
@@ -332,7 +359,7 @@ def cross_validate(
         )
         m_cd = None
         if cd is not None:
-            cd_train = np.array([fold_by_id.get(r.id, -1) != k for r in cd.records])
+            cd_train = np.array([fold_by_id.get(source_id(r.id), -1) != k for r in cd.records])
             m_cd = fit_linear(
                 cd.X[cd_train], cd.y[cd_train], cd.w[cd_train], options, options.c_concepts
             )
@@ -341,8 +368,19 @@ def cross_validate(
             if fold_by_id[r.id] == k:
                 i = position[r.id]
                 pe[i], pc[i], pr[i] = scorer.probabilities(r.text)
+        for j, r in enumerate(claims_hbs):
+            if fold_by_id.get(source_id(r.id), -1) == k:
+                p_hbs[j] = scorer.probabilities(r.text)
     t_e, t_c, t_r = thresholds
-    return metrics(decide(pe, pc, t_e, t_c, pr, t_r), all_recs, 0.5)
+    out = metrics(decide(pe, pc, t_e, t_c, pr, t_r), all_recs, 0.5)
+    if claims_hbs:
+        held = decide(p_hbs[:, 0], p_hbs[:, 1], t_e, t_c, p_hbs[:, 2], t_r) >= 0.5
+        out["translated_claims"] = {
+            "n": len(claims_hbs),
+            "flagged": int(held.sum()),
+            "rate": round(float(held.mean()), 4),
+        }
+    return out
 
 
 def translated_validation(dev: Sequence[corpus.Record]) -> list[corpus.Record]:
@@ -394,19 +432,30 @@ def train(
     features = LearnedFeatures(lexicon)
     translated: list[str] = []
     claims_hbs: list[str] = []
+    regional: list[corpus.Record] = []
+    claims: list[corpus.Record] = []
     validation_extra: list[corpus.Record] = []
     if translate_news:
-        regional = [r.text for r in records if r.language in translate.HBS_LANGUAGES]
+        regional = [r for r in records if r.language in translate.HBS_LANGUAGES]
         say(f"train: translating {len(regional)} regional news texts to English (apertium)")
-        translated = translate.hbs_to_english(regional)
-        claims = [r.text for r in records if r.positive and r.language == "en"]
+        translated = translate.hbs_to_english([r.text for r in regional])
+        claims = [r for r in records if r.positive and r.language == "en"]
         say(f"train: translating {len(claims)} English claims to Serbian (apertium)")
-        claims_hbs = translate.english_to_hbs(claims)
+        claims_hbs = translate.english_to_hbs([r.text for r in claims])
         validation_extra = translated_validation(dev)
     say("train: features")
-    en = prepare_english(records, translated, features)
+    en = prepare_english(records, translated, features, regional if translated else None)
     cd = (
-        prepare_concepts(records, translated, claims_hbs, features) if lexicon is not None else None
+        prepare_concepts(
+            records,
+            translated,
+            claims_hbs,
+            features,
+            regional if translated else None,
+            claims if claims_hbs else None,
+        )
+        if lexicon is not None
+        else None
     )
     say(f"train: fitting english ({en.X.shape[0]} texts)")
     m_en = fit_linear(en.X, en.y, en.w, options, options.c_english)
@@ -447,7 +496,14 @@ def train(
         say(
             f"train: cross-validated on train/ - precision {cv['precision']:.3f}, "
             f"recall {cv['recall']:.3f}, F1 {cv['f1']:.3f}"
+            + (
+                f"; held-out claims machine-translated to Serbian flagged "
+                f"{cv['translated_claims']['rate']:.3f} of {cv['translated_claims']['n']}"
+                if "translated_claims" in cv
+                else ""
+            )
         )
+
     import hashlib
 
     import sklearn

@@ -127,17 +127,25 @@ def article_hosts(article: Article) -> tuple[HostRef, ...]:
     """
     url = article.url
     domain = article.source.domain
-    last = _LAST[0]
-    if last is not None and last[0] is article and last[1] == url and last[2] == domain:
-        return last[3]  # reputation and lookalike ask about the same article in turn
+    key = id(article)
+    hit = _RECENT.get(key)
+    if hit is not None and hit[0] is article and hit[1] == url and hit[2] == domain:
+        return hit[3]  # reputation and lookalike ask about the same articles in turn
     refs = _article_hosts(url, domain)
-    _LAST[0] = (article, url, domain, refs)
+    if len(_RECENT) >= RECENT_ARTICLES:
+        del _RECENT[next(iter(_RECENT))]  # oldest first
+    _RECENT[key] = (article, url, domain, refs)
     return refs
 
 
-_LAST: list[tuple[Article, str, str, tuple[HostRef, ...]] | None] = [None]
-"""The last article answered (an Article is immutable once built; identity plus the
-two fields guard against a recycled object)."""
+RECENT_ARTICLES = 1024
+"""Articles whose hosts are remembered: more than a batch, because the suite runs
+reputation over the whole batch, then look-alike over it (a single last-article slot
+missed every time)."""
+_RECENT: dict[int, tuple[Article, str, str, tuple[HostRef, ...]]] = {}
+"""id(article) -> (article, url, domain, refs); the entry holds the article, so its id
+cannot be recycled while cached (an Article is immutable once built; identity plus the
+two fields guard the hit anyway)."""
 
 
 def _article_hosts(url: str, domain: str) -> tuple[HostRef, ...]:

@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 import numpy as np
 import pytest
 
-from detectors import minhash
+from detectors import domains, minhash
 from detectors.domains import _build_hosts, article_hosts
 from hybridwatch.events import Article, Source
 from hybridwatch.textfold import (
@@ -201,3 +201,20 @@ def _article(url: str, domain: str) -> Article:
 )
 def test_article_hosts_equal_building_them_from_the_whole_url(url: str, domain: str) -> None:
     assert article_hosts(_article(url, domain)) == _build_hosts(url, domain)
+
+
+def test_article_hosts_of_a_batch_asked_twice_in_turn_equal_the_definition() -> None:
+    # the suite asks for every article of a batch (reputation), then again (look-alike)
+    batch = [
+        _article(f"https://host{i % 7}.example/{i}?ref=site{i % 3}.example", f"site{i % 3}.example")
+        for i in range(300)
+    ]
+    first = [article_hosts(a) for a in batch]
+    second = [article_hosts(a) for a in batch]
+    assert first == second == [_build_hosts(a.url, a.source.domain) for a in batch]
+
+
+def test_article_hosts_remember_a_bounded_number_of_articles() -> None:
+    for i in range(domains.RECENT_ARTICLES + 50):
+        article_hosts(_article(f"https://example.org/{i}", "site.example"))
+    assert len(domains._RECENT) <= domains.RECENT_ARTICLES

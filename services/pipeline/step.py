@@ -157,7 +157,8 @@ class ArticleState(MutableMapping[str, Any]):
 
     def __init__(self, base: Mapping[str, Any], batch: dict[str, Any]) -> None:
         self._base = base
-        self._base_get = base.get
+        fast = getattr(base, "fast_get", None)  # the worker's partition cache (CacheView)
+        self._base_get = fast() if fast is not None else base.get
         self._batch = batch
         self.writes: dict[str, Any] = {}
         self.read: set[str] = set()

@@ -38,7 +38,7 @@ the records' offsets may be committed.
 from __future__ import annotations
 
 import zlib
-from collections.abc import Iterable, Iterator, Mapping, MutableMapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, MutableMapping
 from typing import Any
 
 from services.pipeline.step import ABSENT as ABSENT
@@ -281,6 +281,14 @@ class CacheView(Mapping[str, Any]):
     def get(self, key: str, default: Any = None) -> Any:
         v = self._cache.lookup(key)
         return default if v is ABSENT else v
+
+    def fast_get(self) -> Callable[[str, Any], Any]:
+        """A `get` for one article's reads: once every shard is loaded the partition's
+        flat dict answers alone (no shard to load on a miss), so its own `get` saves
+        two Python calls per read - ~55 reads per article (services/pipeline/step.py).
+        Ask again per article: `forget` may unload shards between articles."""
+        cache = self._cache
+        return cache.flat.get if cache.complete else self.get
 
     def __getitem__(self, key: str) -> Any:
         v = self._cache.lookup(key)

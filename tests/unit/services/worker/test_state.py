@@ -66,3 +66,24 @@ def test_forgotten_clean_shards_are_re_read_from_the_table() -> None:
     cache.forget({"a"})
     assert cache.lookup("a") == [1]
     assert cache.lookup("missing") is ABSENT
+
+
+def test_an_articles_reads_through_a_complete_cache_equal_the_caches_own_answers() -> None:
+    from services.pipeline.step import ArticleState
+
+    table: dict[str, Any] = {}
+    writer = StateCache(table, TOPIC, 0, SHARDS, max_deltas=1)
+    writer.commit(0, {f"k{i}": i for i in range(50)}, [])
+    cache = StateCache(table, TOPIC, 0, SHARDS)
+    cache.recover()
+    view = cache.view
+    slow = ArticleState(view, {})
+    assert slow.get("k3") == 3 and slow.get("nope") is None
+    list(cache.keys())  # every shard loaded: the flat dict alone answers
+    assert cache.complete and view.fast_get() == cache.flat.get
+    fast = ArticleState(view, {})
+    assert [fast.get(f"k{i}") for i in range(50)] == list(range(50))
+    assert fast.get("nope") is None and "nope" not in fast
+    cache.forget({"k1"})  # a failed article: shards unloaded, lookups reload them
+    assert not cache.complete and view.fast_get() == view.get
+    assert ArticleState(view, {}).get("k1") == 1

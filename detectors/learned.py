@@ -32,7 +32,14 @@ import numpy.typing as npt
 from pydantic import Field
 
 from detectors.base import Detector, DetectorConfigError, DetectorOptions, State
-from detectors.learned_features import MAX_CHARS, TOKEN, Featurizer, Language, read_language
+from detectors.learned_features import (
+    MAX_CHARS,
+    TOKEN,
+    Featurizer,
+    Language,
+    read_language,
+    words,
+)
 from detectors.learned_model import MODEL_FILE, ModelFile, ModelFileError, load_model_file, sigmoid
 from detectors.narrative import severity_for
 from detectors.view import ArticleView
@@ -324,7 +331,7 @@ class LearnedDetector(Detector):
         feature indices and probability."""
         title, text = article.title, article.article
         folded = f"{title.folded}\n{article.text.folded}"
-        head = TOKEN.findall(folded[:GATE_CHARS])
+        head = words(folded[:GATE_CHARS])
         lang = read_language(head)
         english = reads_english(lang, text.title, text.text)
         present = np.empty(0, dtype=np.int64)

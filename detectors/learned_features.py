@@ -30,6 +30,18 @@ import numpy.typing as npt
 N_BITS = 20
 MAX_CHARS = 1500
 TOKEN = re.compile(r"[a-z0-9]+")
+_NOT_TOKEN = str.maketrans({c: " " for c in range(128) if not re.fullmatch(TOKEN, chr(c))})
+"""Every ASCII character outside [a-z0-9] -> space."""
+
+
+def words(folded: str) -> list[str]:
+    """`TOKEN.findall(folded)`, the same list: on ASCII text (almost every folded text)
+    a C-level translate + split, ~1/3 cheaper than the regex."""
+    if folded.isascii():
+        return folded.translate(_NOT_TOKEN).split()
+    return TOKEN.findall(folded)
+
+
 _BIGRAM_SALT = np.uint64(0x9E3779B97F4A7C15)
 _CACHE_LIMIT = 400_000
 

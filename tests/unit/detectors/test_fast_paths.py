@@ -15,6 +15,8 @@ import pytest
 
 from detectors import domains, minhash
 from detectors.domains import _build_hosts, article_hosts
+from detectors.learned_features import TOKEN
+from detectors.learned_features import words as learned_words
 from hybridwatch.events import Article, Source
 from hybridwatch.textfold import (
     _fold_aligned_wide,
@@ -218,3 +220,27 @@ def test_article_hosts_remember_a_bounded_number_of_articles() -> None:
     for i in range(domains.RECENT_ARTICLES + 50):
         article_hosts(_article(f"https://example.org/{i}", "site.example"))
     assert len(domains._RECENT) <= domains.RECENT_ARTICLES
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "",
+        "nato bombed serbia in 1999",
+        "A-b_c  d\te\nf\x00g.h,i;j:k!l?m(n)o[p]q{r}s'u\"v/w\\x|y~z`0@1#2$3%4^5&6*7+8=9<>",
+        "mixed ascii and šđčćž and кириллица 12",
+        "\x7f\x1f \x0b\x0c\x1c\x1d\x1e\x85\xa0 tail",
+    ],
+)
+def test_learned_words_equal_the_token_regex(text: str) -> None:
+    assert learned_words(text) == TOKEN.findall(text)
+
+
+def test_learned_words_equal_the_token_regex_on_random_text() -> None:
+    rng = random.Random(11)
+    alphabet = [chr(c) for c in range(128)] + list("šđžäöüßкирил€“”\u2028\u00a0")
+    for _ in range(500):
+        text = "".join(rng.choice(alphabet) for _ in range(rng.randint(0, 120)))
+        assert learned_words(text) == TOKEN.findall(text)
+        ascii_only = text.encode("ascii", "ignore").decode()
+        assert learned_words(ascii_only) == TOKEN.findall(ascii_only)

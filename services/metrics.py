@@ -421,8 +421,18 @@ class GroupLagReader:
     from) and the partitions' end offsets, read with a client of its own (never the
     role's consumer, which is not thread-safe); at most once per `every` seconds."""
 
-    def __init__(self, bootstrap: str, group: str, topics: Sequence[str], every: float = 5.0):
+    def __init__(
+        self,
+        bootstrap: str,
+        group: str,
+        topics: Sequence[str],
+        every: float = 5.0,
+        client_options: Mapping[str, Any] | None = None,
+    ):
         self.bootstrap = bootstrap
+        # connection security (services.kafka.security.kafka_python_options), like every
+        # other kafka-python client of the role; empty for PLAINTEXT
+        self._client_options = dict(client_options or {})
         self.group = group
         self.topics = tuple(topics)
         self.every = every
@@ -443,6 +453,7 @@ class GroupLagReader:
                     group_id=self.group,
                     enable_auto_commit=False,
                     client_id=f"{self.group}-lag",
+                    **self._client_options,
                 )
             c = self._client
             tps = [

@@ -434,6 +434,7 @@ def _consumer_closers(consumer: Any, producer: Any) -> list[Callable[[], None]]:
 def _loop_metrics(settings: Settings, role: str, group: str, loop: Any) -> Metrics:
     """A sink role's metrics: the loop's counters and dead letters, its write latency and
     its group's lag (from committed offsets, read by a client of its own at scrape)."""
+    from services.kafka.security import kafka_python_options
     from services.metrics import GroupLagReader
 
     metrics = start_metrics(settings, role, group)
@@ -441,7 +442,12 @@ def _loop_metrics(settings: Settings, role: str, group: str, loop: Any) -> Metri
     metrics.watch_loop(lambda: loop.stats)
     metrics.time_sink(loop)
     assert settings.kafka.bootstrap  # require_kafka ran first
-    lag = GroupLagReader(settings.kafka.bootstrap, group, loop.sink.topics())
+    lag = GroupLagReader(
+        settings.kafka.bootstrap,
+        group,
+        loop.sink.topics(),
+        client_options=kafka_python_options(settings.kafka),
+    )
     metrics.watch_group_lag(lag)
     return metrics
 

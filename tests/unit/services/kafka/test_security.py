@@ -130,3 +130,32 @@ def test_kafka_python_clients_built_from_settings_carry_the_security_options(
         assert kwargs["security_protocol"] == "SASL_SSL"
         assert kwargs["sasl_mechanism"] == "SCRAM-SHA-512"
         assert kwargs["ssl_cafile"] == str(CA)
+
+
+def test_lag_sampler_client_carries_the_security_options(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import kafka
+
+    from services.metrics import GroupLagReader
+
+    built: list[dict[str, object]] = []
+
+    class Recorder:
+        def __init__(self, **kwargs: object) -> None:
+            built.append(kwargs)
+
+        def partitions_for_topic(self, topic: str) -> set[int]:
+            return set()
+
+    monkeypatch.setattr(kafka, "KafkaConsumer", Recorder)
+    k = KafkaSettings(
+        bootstrap="127.0.0.1:1", security_protocol="SASL_SSL", sasl_username="hw",
+        sasl_password="pw-123456", ssl_cafile=CA,
+    )  # fmt: skip
+    reader = GroupLagReader("127.0.0.1:1", "g", ["t"], client_options=kafka_python_options(k))
+    assert reader() == {}
+    assert len(built) == 1
+    assert built[0]["security_protocol"] == "SASL_SSL"
+    assert built[0]["sasl_plain_username"] == "hw"
+    assert built[0]["ssl_cafile"] == str(CA)

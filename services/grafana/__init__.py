@@ -1,0 +1,1 @@
+"""Grafana as a deployment target (dashboards deploy)."""

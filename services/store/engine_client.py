@@ -14,12 +14,16 @@ seen, counted and waited out in one place.
 from __future__ import annotations
 
 import json
+import ssl
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import urlsplit
 
 import httpx
+
+from hybridwatch.config import ConfigError, StoreSettings
 
 if TYPE_CHECKING:  # the client libraries are imported only when a store is opened
     from elasticsearch import Elasticsearch
@@ -52,14 +56,67 @@ class ServerInfo:
     version: str
 
 
-def detect_engine(url: str, auth: tuple[str, str] | None = None, verify: bool = True) -> ServerInfo:
+@dataclass(frozen=True)
+class EngineTLS:
+    """TLS and API-key settings of the engine connection (store.ca_certs, client_cert,
+    client_key, api_key). `api_key` is the secret itself: unwrapped from SecretStr only
+    when the client is built, never put in a message; repr hides it."""
+
+    ca_certs: str | None = None
+    client_cert: str | None = None
+    client_key: str | None = None
+    api_key: str | None = field(default=None, repr=False)
+
+    def headers(self) -> dict[str, str]:
+        return {"Authorization": f"ApiKey {self.api_key}"} if self.api_key else {}
+
+
+def engine_tls(store: StoreSettings) -> EngineTLS:
+    """The TLS/API-key part of `store.*`; a missing file is a ConfigError naming the key."""
+    for key in ("ca_certs", "client_cert", "client_key"):
+        path = getattr(store, key)
+        if path is not None and not Path(path).is_file():
+            raise ConfigError(f"store.{key}: no such file {path}")
+    if store.client_key is not None and store.client_cert is None:
+        raise ConfigError("store.client_key: set store.client_cert as well")
+    return EngineTLS(
+        ca_certs=str(store.ca_certs) if store.ca_certs else None,
+        client_cert=str(store.client_cert) if store.client_cert else None,
+        client_key=str(store.client_key) if store.client_key else None,
+        api_key=store.api_key.get_secret_value() if store.api_key else None,
+    )
+
+
+def _httpx_verify(verify: bool, tls: EngineTLS) -> bool | ssl.SSLContext:
+    if not verify:
+        return False
+    if tls.ca_certs is None and tls.client_cert is None:
+        return True
+    ctx = ssl.create_default_context(cafile=tls.ca_certs)
+    if tls.client_cert is not None:
+        ctx.load_cert_chain(tls.client_cert, tls.client_key)
+    return ctx
+
+
+def detect_engine(
+    url: str,
+    auth: tuple[str, str] | None = None,
+    verify: bool = True,
+    tls: EngineTLS = EngineTLS(),
+) -> ServerInfo:
     """Ask the server at `url` what it is (GET /), without either client library.
 
     Used to fail fast with a readable message when store.kind names the wrong engine,
     instead of elasticsearch-py's product-check error deep in the first request.
     """
     try:
-        resp = httpx.get(url.rstrip("/") + "/", auth=auth, verify=verify, timeout=10.0)
+        resp = httpx.get(
+            url.rstrip("/") + "/",
+            auth=auth,
+            verify=_httpx_verify(verify, tls),
+            headers=tls.headers(),
+            timeout=10.0,
+        )
     except httpx.HTTPError as err:
         raise EngineUnavailable(f"search engine at {url} is not reachable: {err}") from err
     if resp.status_code >= 400:
@@ -148,7 +205,13 @@ class OpenSearchClient(_ClientBase):
     engine = "opensearch"
     _client: OpenSearch
 
-    def __init__(self, url: str, auth: tuple[str, str] | None, verify_certs: bool) -> None:
+    def __init__(
+        self,
+        url: str,
+        auth: tuple[str, str] | None,
+        verify_certs: bool,
+        tls: EngineTLS = EngineTLS(),
+    ) -> None:
         from opensearchpy import OpenSearch
 
         parts = urlsplit(url)
@@ -157,6 +220,10 @@ class OpenSearchClient(_ClientBase):
             http_auth=auth,
             use_ssl=parts.scheme == "https",
             verify_certs=verify_certs,
+            ca_certs=tls.ca_certs,
+            client_cert=tls.client_cert,
+            client_key=tls.client_key,
+            headers=tls.headers() or None,
             timeout=REQUEST_TIMEOUT,
             max_retries=0,
             retry_on_timeout=False,
@@ -224,13 +291,30 @@ class ElasticsearchClient(_ClientBase):
     engine = "elasticsearch"
     _client: Elasticsearch
 
-    def __init__(self, url: str, auth: tuple[str, str] | None, verify_certs: bool) -> None:
+    def __init__(
+        self,
+        url: str,
+        auth: tuple[str, str] | None,
+        verify_certs: bool,
+        tls: EngineTLS = EngineTLS(),
+    ) -> None:
         from elasticsearch import Elasticsearch
 
+        tls_options: dict[str, Any] = {
+            k: v
+            for k, v in (
+                ("ca_certs", tls.ca_certs),
+                ("client_cert", tls.client_cert),
+                ("client_key", tls.client_key),
+            )
+            if v is not None
+        }
         self._client = Elasticsearch(
             url,
             basic_auth=auth,
+            api_key=tls.api_key,
             verify_certs=verify_certs,
+            **tls_options,
             request_timeout=REQUEST_TIMEOUT,
             max_retries=0,
             retry_on_timeout=False,
@@ -300,11 +384,12 @@ def make_client(
     username: str | None = None,
     password: str | None = None,
     verify_certs: bool = True,
+    tls: EngineTLS = EngineTLS(),
 ) -> EngineClient:
     """Create the one client of this process for `engine` (call at start-up only)."""
     auth = (username, password or "") if username else None
     if engine == "opensearch":
-        return OpenSearchClient(url, auth, verify_certs)
+        return OpenSearchClient(url, auth, verify_certs, tls)
     if engine == "elasticsearch":
-        return ElasticsearchClient(url, auth, verify_certs)
+        return ElasticsearchClient(url, auth, verify_certs, tls)
     raise ValueError(f"unknown search engine {engine!r} (choose one of {', '.join(ENGINES)})")

@@ -53,6 +53,7 @@ from services.store.engine_client import (
     EngineError,
     EngineUnavailable,
     detect_engine,
+    engine_tls,
     make_client,
     retryable_status,
 )
@@ -155,14 +156,15 @@ class SearchEngineStore:
             )
         password = settings.password.get_secret_value() if settings.password else None
         auth = (settings.username, password or "") if settings.username else None
-        info = detect_engine(settings.url, auth, settings.verify_certs)
+        tls = engine_tls(settings)
+        info = detect_engine(settings.url, auth, settings.verify_certs, tls)
         if info.engine != settings.kind:
             raise ConfigError(
                 f"store.kind: {settings.kind!r} but the server at {settings.url} is "
                 f"{info.engine} {info.version}; set store.kind: {info.engine} (HW_STORE_KIND={info.engine})"
             )
         client = make_client(
-            settings.kind, settings.url, settings.username, password, settings.verify_certs
+            settings.kind, settings.url, settings.username, password, settings.verify_certs, tls
         )
         store = cls(client, settings.index_prefix, refresh_on_write)
         store.client_url = settings.url

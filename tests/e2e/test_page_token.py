@@ -2,8 +2,9 @@
 the token box, it is kept in sessionStorage and sent as `Authorization: Bearer` on every
 API call, under the page's real Content-Security-Policy (no inline handler involved).
 
-The token is an operator's: the page's side panel reads /api/sources, which needs the
-operator role, so an analyst token gets a 403 problem banner there (a known gap)."""
+The token is an analyst's: everything the page shows but source health (operator role)
+works with it, and the source panel says it needs an operator token instead of turning
+the whole page into a problem banner."""
 
 from __future__ import annotations
 
@@ -33,7 +34,7 @@ def test_page_loads_articles_once_a_token_is_entered_when_the_api_requires_one(
     data["api"]["auth"] = "tokens"
     config.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
     created = cli(
-        "token", "create", "--config", str(config), "--name", "e2e", "--role", "operator",
+        "token", "create", "--config", str(config), "--name", "e2e", "--role", "analyst",
         cwd=tmp_path,
     )  # fmt: skip
     assert created.returncode == 0, created.stderr
@@ -63,6 +64,8 @@ def test_page_loads_articles_once_a_token_is_entered_when_the_api_requires_one(
         page.wait_for_selector(".article")
         assert page.locator(".article").count() >= 4
         assert page.evaluate("() => sessionStorage.getItem('hybridwatch.token')") == token
+        assert not page.locator("#problem").is_visible()
+        page.wait_for_selector("#sources >> text=needs an operator token")
 
         page.reload()  # the token survives a reload of the tab
         page.wait_for_selector(".article")

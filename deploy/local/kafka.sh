@@ -11,7 +11,10 @@
 #
 # Options (before or after the subcommand): --dir DIR (runtime dir; default
 # $HW_SERVICES_DIR/kafka, else <repo>/.hybridwatch/services/kafka), --brokers N (default 1),
-# --heap SIZE (per node, default 512m), --timeout SECONDS (readiness, default 180).
+# --heap SIZE (per node, default 512m), --timeout SECONDS (readiness, default 180),
+# --secure (first start only: a SASL_SSL listener with SCRAM-SHA-512 and a throw-away CA
+# beside PLAINTEXT; prints HW_KAFKA_SECURE_BOOTSTRAP, HW_KAFKA_CAFILE, HW_KAFKA_SASL_USERNAME,
+# HW_KAFKA_SASL_PASSWORD_FILE too; for tests of the clients' security settings).
 # Environment: HW_KAFKA_VERSION (default 4.3.1), HW_CACHE_DIR (default ~/.cache/hybridwatch),
 # JAVA_HOME (a Java 17+ runtime; else `java` on PATH), MAVEN_OPTS / HW_MVN_ARGS for mvn.
 #
@@ -39,6 +42,7 @@ log() { echo "kafka.sh: $*" >&2; }
 CMD=""
 RUN_DIR=""
 BROKERS=""
+SECURE=""
 NODE=""
 HEAP="${HW_KAFKA_HEAP:-512m}"
 TIMEOUT="${HW_KAFKA_START_TIMEOUT:-180}"
@@ -49,12 +53,13 @@ while [ $# -gt 0 ]; do
     --dir=*) RUN_DIR="${1#*=}" ;;
     --brokers) BROKERS="$2"; shift ;;
     --brokers=*) BROKERS="${1#*=}" ;;
+    --secure) SECURE=1 ;;
     --node) NODE="$2"; shift ;;
     --node=*) NODE="${1#*=}" ;;
     --heap) HEAP="$2"; shift ;;
     --timeout) TIMEOUT="$2"; shift ;;
     -h|--help) sed -n '2,22p' "$0"; exit 0 ;;
-    *) die "unknown argument '$1' (usage: kafka.sh install|start|stop|status|bootstrap [--dir DIR] [--brokers N] [--node I])" ;;
+    *) die "unknown argument '$1' (usage: kafka.sh install|start|stop|status|bootstrap [--dir DIR] [--brokers N] [--node I] [--secure])" ;;
   esac
   shift
 done
@@ -134,12 +139,43 @@ new_layout() {
     for i in $(seq 1 "$n"); do
       echo "PORT_$i=$(free_port)"
       echo "CPORT_$i=$(free_port)"
+      if [ -n "$SECURE" ]; then echo "SPORT_$i=$(free_port)"; fi
     done
+    if [ -n "$SECURE" ]; then echo "SECURE=1"; fi
   } > "$RUN_DIR/cluster.env.tmp"
   mv "$RUN_DIR/cluster.env.tmp" "$RUN_DIR/cluster.env"
 }
 
 var() { eval "echo \"\${$1:-}\""; }
+
+secure_bootstrap_list() {
+  local i out=""
+  for i in $(seq 1 "$N"); do out="${out:+$out,}127.0.0.1:$(var "SPORT_$i")"; done
+  echo "$out"
+}
+
+# ---- secure mode (--secure): a SASL_SSL listener with SCRAM-SHA-512 beside PLAINTEXT -----
+# Throw-away TLS material made with openssl on first start: a CA (ca.pem, what clients
+# trust) and a server certificate for 127.0.0.1/localhost signed by it; the broker reads
+# them as a PEM key store. One SCRAM user, `hybridwatch`, with a random password written
+# to $RUN_DIR/tls/scram-password (created at storage format time, as KRaft requires).
+# For tests of the clients' security settings; nothing here is fit for production.
+tls_material() {
+  local t="$RUN_DIR/tls"
+  [ -f "$t/server.pem" ] && return 0
+  mkdir -p "$t"
+  openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj "/CN=hybridwatch test CA" \
+    -keyout "$t/ca.key" -out "$t/ca.pem" >/dev/null 2>&1 || die "openssl: could not make the test CA"
+  openssl req -newkey rsa:2048 -nodes -subj "/CN=127.0.0.1" \
+    -keyout "$t/server.key" -out "$t/server.csr" >/dev/null 2>&1 || die "openssl: could not make the server key"
+  printf 'subjectAltName=IP:127.0.0.1,DNS:localhost\n' > "$t/san.ext"
+  openssl x509 -req -in "$t/server.csr" -CA "$t/ca.pem" -CAkey "$t/ca.key" -CAcreateserial \
+    -days 2 -extfile "$t/san.ext" -out "$t/server.crt" >/dev/null 2>&1 || die "openssl: could not sign the server certificate"
+  openssl pkcs8 -topk8 -nocrypt -in "$t/server.key" -out "$t/server.pk8" || die "openssl: pkcs8"
+  cat "$t/server.pk8" "$t/server.crt" "$t/ca.pem" > "$t/server.pem"
+  head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n' > "$t/scram-password"
+  chmod 600 "$t/ca.key" "$t/server.key" "$t/server.pk8" "$t/server.pem" "$t/scram-password"
+}
 
 bootstrap_list() {
   local i out=""
@@ -158,11 +194,11 @@ write_node_config() {
 process.roles=broker,controller
 node.id=$i
 controller.quorum.voters=$voters
-listeners=PLAINTEXT://127.0.0.1:$(var "PORT_$i"),CONTROLLER://127.0.0.1:$(var "CPORT_$i")
-advertised.listeners=PLAINTEXT://127.0.0.1:$(var "PORT_$i")
+listeners=PLAINTEXT://127.0.0.1:$(var "PORT_$i"),CONTROLLER://127.0.0.1:$(var "CPORT_$i")${SECURE:+,SASL_SSL://127.0.0.1:$(var "SPORT_$i")}
+advertised.listeners=PLAINTEXT://127.0.0.1:$(var "PORT_$i")${SECURE:+,SASL_SSL://127.0.0.1:$(var "SPORT_$i")}
 controller.listener.names=CONTROLLER
 inter.broker.listener.name=PLAINTEXT
-listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT
+listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT${SECURE:+,SASL_SSL:SASL_SSL}
 log.dirs=$d/data
 # topics are created explicitly (hybridwatch topics, Faust); an auto-created topic would get the
 # wrong partition count and break co-partitioning of articles and table changelogs
@@ -180,6 +216,15 @@ log.segment.bytes=104857600
 num.network.threads=2
 num.io.threads=4
 EOF
+  if [ -n "${SECURE:-}" ]; then
+    cat >> "$d/server.properties" <<EOF
+# --secure: SASL_SSL with SCRAM-SHA-512 (throw-away CA in $RUN_DIR/tls)
+sasl.enabled.mechanisms=SCRAM-SHA-512
+listener.name.sasl_ssl.scram-sha-512.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required;
+listener.name.sasl_ssl.ssl.keystore.type=PEM
+listener.name.sasl_ssl.ssl.keystore.location=$RUN_DIR/tls/server.pem
+EOF
+  fi
   cat > "$d/log4j2.properties" <<'EOF'
 status = warn
 appender.file.type = File
@@ -204,8 +249,10 @@ start_node() {
   j="$(java_bin)"
   cp="$(classpath)"
   if [ ! -f "$d/data/meta.properties" ]; then
+    local scram=()
+    if [ -n "${SECURE:-}" ]; then scram=(--add-scram "SCRAM-SHA-512=[name=hybridwatch,password=$(cat "$RUN_DIR/tls/scram-password")]"); fi
     "$j" -Dlog4j2.configurationFile="$d/log4j2.properties" -Dkafka.logs.dir="$d/logs" -cp "$cp" \
-      kafka.tools.StorageTool format -t "$CLUSTER_ID" -c "$d/server.properties" > "$d/logs/format.log" 2>&1 \
+      kafka.tools.StorageTool format -t "$CLUSTER_ID" -c "$d/server.properties" "${scram[@]}" > "$d/logs/format.log" 2>&1 \
       || { tail -n 20 "$d/logs/format.log" >&2; die "formatting storage of node $i failed (log: $d/logs/format.log)"; }
   fi
   : > "$d/logs/server.log"
@@ -249,6 +296,7 @@ do_start() {
     die "$RUN_DIR holds a $N-node cluster; stop it and remove that dir to start $want nodes"
   fi
   [ -n "${N:-}" ] || { new_layout "$want"; load_layout; }
+  if [ -n "${SECURE:-}" ]; then tls_material; fi
   local i started=""
   for i in $(seq 1 "$N"); do
     if node_alive "$i"; then continue; fi
@@ -259,6 +307,12 @@ do_start() {
   [ -n "$started" ] && log "starting Kafka $KAFKA_VERSION node(s)$started in $RUN_DIR"
   wait_ready
   echo "HW_KAFKA_BOOTSTRAP=$(bootstrap_list)"
+  if [ -n "${SECURE:-}" ]; then
+    echo "HW_KAFKA_SECURE_BOOTSTRAP=$(secure_bootstrap_list)"
+    echo "HW_KAFKA_CAFILE=$RUN_DIR/tls/ca.pem"
+    echo "HW_KAFKA_SASL_USERNAME=hybridwatch"
+    echo "HW_KAFKA_SASL_PASSWORD_FILE=$RUN_DIR/tls/scram-password"
+  fi
 }
 
 stop_node() {

@@ -363,10 +363,8 @@ class LearnedDetector(Detector):
                 best_p = gate.probability
                 best, best_score = (
                     "english",
-                    probability_to_score(best_p, self.thresholds["english"]),
+                    english_score(best_p, self.thresholds["english"], gate.refuted is not None),
                 )
-                if gate.refuted is not None:
-                    best_score *= REFUTATION_FACTOR
         elif concepts and self.concept_model is not None:
             matches = self.features.concept_matches(folded, False, lang.regional)
             best_p = sigmoid(self.concept_model.logit(self.features.concept_indices_of(matches)))
@@ -504,6 +502,13 @@ def _best_spans(cands: list[_Span]) -> list[_Span]:
             continue
         taken.append(c)
     return taken
+
+
+def english_score(p: float, threshold: float, refuted: bool) -> float:
+    """The English model's score, scaled like the other content signals when the
+    refutation model reads the text as a refutation (shared with the trainer's Scorer)."""
+    score = probability_to_score(p, threshold)
+    return score * REFUTATION_FACTOR if refuted else score
 
 
 def probability_to_score(p: float, threshold: float) -> float:

@@ -23,8 +23,8 @@ import scipy.sparse as sp
 
 from detectors.learned import (
     GATE_CHARS,
-    REFUTATION_FACTOR,
     LearnedFeatures,
+    english_score,
     load_lexicon,
     probability_to_score,
     reads_english,
@@ -212,9 +212,7 @@ def combined_score(
     pr: float = 0.0,
     t_refutation: float = 1.0,
 ) -> float:
-    english = probability_to_score(pe, t_english)
-    if pr >= t_refutation:
-        english *= REFUTATION_FACTOR
+    english = english_score(pe, t_english, pr >= t_refutation)
     return max(english, probability_to_score(pc, t_concepts))
 
 

@@ -27,7 +27,7 @@ from hybridwatch.config import load_settings
 from hybridwatch.topics import Topics
 from ingest.archive import Archive
 from services.replay import kafka_namespace, namespace_env
-from tests.fixtures.kafka import consume_all, create_topics, settings_tree
+from tests.fixtures.kafka import committed, consume_all, create_topics, settings_tree
 from tests.fixtures.search import SearchEngine
 from tests.fixtures.synthetic_articles import START, synthetic_articles
 from tests.integration.kafka.helpers import signal_ids, start_worker, wait_until
@@ -52,20 +52,6 @@ def _cli(config: Path, *args: str) -> dict[str, Any]:
     assert "HW_KAFKA__TOPIC_PREFIX=" in proc.stderr  # how to process the namespace
     line = proc.stdout.strip().splitlines()[-1]
     return dict(json.loads(line.removeprefix("replay: ")))
-
-
-def _committed(bootstrap: str, group: str, topic: str) -> int:
-    """Records of `topic` the group has committed (the sum of its partitions' offsets)."""
-    from kafka import KafkaConsumer, TopicPartition
-
-    c = KafkaConsumer(
-        bootstrap_servers=bootstrap.split(","), group_id=group, enable_auto_commit=False
-    )
-    try:
-        parts = sorted(c.partitions_for_topic(topic) or ())
-        return sum(c.committed(TopicPartition(topic, p)) or 0 for p in parts)
-    finally:
-        c.close(autocommit=False)
 
 
 def test_kafka_replay_runs_in_its_own_namespace_and_repeats_give_the_same_signals(
@@ -125,7 +111,7 @@ def test_kafka_replay_runs_in_its_own_namespace_and_repeats_give_the_same_signal
         assert again["published"] == len(articles)
         wait_until(
             lambda: (
-                _committed(kafka_bootstrap, ns.worker.app_id, topics.articles) >= 2 * len(articles)
+                committed(kafka_bootstrap, ns.worker.app_id, topics.articles) >= 2 * len(articles)
             ),
             300,
             "the worker to process the repeated articles",
@@ -275,7 +261,7 @@ def test_isolated_kafka_replay_of_the_archive_equals_the_original_live_run(
     try:
         wait_until(
             lambda: (
-                _committed(kafka_bootstrap, tree["worker"]["app_id"], live_topics.articles)
+                committed(kafka_bootstrap, tree["worker"]["app_id"], live_topics.articles)
                 >= len(articles)
             ),
             300,
@@ -312,7 +298,7 @@ def test_isolated_kafka_replay_of_the_archive_equals_the_original_live_run(
     try:
         wait_until(
             lambda: (
-                _committed(kafka_bootstrap, ns.worker.app_id, ns_topics.articles) >= len(articles)
+                committed(kafka_bootstrap, ns.worker.app_id, ns_topics.articles) >= len(articles)
             ),
             300,
             "the namespace worker to process the replay",

@@ -33,7 +33,14 @@ from services.entrypoints.ingest import run_ingest
 from services.kafka.admin import ensure_topics
 from services.kafka.security import kafka_python_options
 from tests.fixtures.http import FeedServer
-from tests.fixtures.kafka import LocalKafka, WorkerProcess, clean_env, require_java
+from tests.fixtures.kafka import (
+    LocalKafka,
+    WorkerProcess,
+    clean_env,
+    committed,
+    consume_all,
+    require_java,
+)
 
 ROOT = Path(__file__).resolve().parents[3]
 FEED = ROOT / "tests" / "fixtures" / "feeds" / "hr-latin.xml"
@@ -89,52 +96,6 @@ def _settings(tree: dict[str, Any], path: Path) -> Settings:
     return load_settings(path, environ={})
 
 
-def _read_all(settings: Settings, topic: str, timeout: float = 60) -> list[Any]:
-    """Every record of `topic`, read over SASL_SSL with the product's client options."""
-    from kafka import KafkaConsumer, TopicPartition
-
-    c = KafkaConsumer(
-        bootstrap_servers=settings.kafka.bootstrap.split(","),
-        enable_auto_commit=False,
-        consumer_timeout_ms=500,
-        **kafka_python_options(settings.kafka),
-    )
-    try:
-        deadline = time.monotonic() + timeout
-        parts = c.partitions_for_topic(topic)
-        while parts is None and time.monotonic() < deadline:
-            time.sleep(0.2)
-            parts = c.partitions_for_topic(topic)
-        assert parts is not None, f"topic {topic} not found over SASL_SSL"
-        tps = [TopicPartition(topic, p) for p in sorted(parts)]
-        c.assign(tps)
-        c.seek_to_beginning(*tps)
-        out: list[Any] = []
-        while True:
-            out.extend(c)
-            if all(c.position(tp) >= end for tp, end in c.end_offsets(tps).items()):
-                return out
-            assert time.monotonic() < deadline, f"{topic}: still reading after {timeout}s"
-    finally:
-        c.close()
-
-
-def _committed(settings: Settings, group: str, topic: str) -> int:
-    from kafka import KafkaConsumer, TopicPartition
-
-    c = KafkaConsumer(
-        bootstrap_servers=settings.kafka.bootstrap.split(","),
-        group_id=group,
-        enable_auto_commit=False,
-        **kafka_python_options(settings.kafka),
-    )
-    try:
-        parts = sorted(c.partitions_for_topic(topic) or ())
-        return sum(c.committed(TopicPartition(topic, p)) or 0 for p in parts)
-    finally:
-        c.close(autocommit=False)
-
-
 def _count(url: str, index: str) -> int:
     httpx.post(f"{url.rstrip('/')}/{index}/_refresh", timeout=60)
     r = httpx.post(f"{url.rstrip('/')}/{index}/_count", json={}, timeout=60)
@@ -157,14 +118,16 @@ def test_ingest_worker_and_indexer_run_over_sasl_ssl_with_scram(
 
     ensure_topics(settings.kafka)  # the admin client over SASL_SSL
     assert asyncio.run(run_ingest(settings, once=True)) == 0
-    articles = _read_all(settings, topics.articles)
+    secured = kafka_python_options(settings.kafka)
+    articles = consume_all(settings.kafka.bootstrap, topics.articles, 1, **secured)
     assert articles, "ingest published nothing over SASL_SSL"
     ids = {json.loads(m.value)["id"] for m in articles}
 
     worker = WorkerProcess.write_config(tree, tmp_path, "worker").start()
     try:
         deadline = time.monotonic() + 240
-        while _committed(settings, settings.worker.app_id, topics.articles) < len(articles):
+        group, bootstrap = settings.worker.app_id, settings.kafka.bootstrap
+        while committed(bootstrap, group, topics.articles, **secured) < len(articles):
             assert worker.alive(), worker.log_tail()
             assert time.monotonic() < deadline, "worker did not process the articles\n" + (
                 worker.log_tail()
@@ -172,7 +135,10 @@ def test_ingest_worker_and_indexer_run_over_sasl_ssl_with_scram(
             time.sleep(1)
     finally:
         worker.stop()
-    signals = {json.loads(m.value)["id"] for m in _read_all(settings, topics.signals)}
+    signals = {
+        json.loads(m.value)["id"]
+        for m in consume_all(settings.kafka.bootstrap, topics.signals, **secured)
+    }
 
     done = subprocess.run(
         [sys.executable, "-m", "services.entrypoints.cli", "indexer", "--once", "--config",

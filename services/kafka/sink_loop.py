@@ -37,7 +37,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Generic, Protocol, TypeVar
 
-from kafka.errors import CommitFailedError
+from kafka.errors import CommitFailedError, RebalanceInProgressError
 
 from hybridwatch.events import ContractError
 from services.kafka.codec import E, dead_letter_headers, decode_event
@@ -384,9 +384,10 @@ class SinkLoop(Generic[T]):
         self.stats.written += sum(1 for e in todo if e.error is None)
         try:
             self.consumer.commit()
-        except CommitFailedError as err:
-            # the group rebalanced while we wrote: the new owner reads the batch again,
-            # and re-writing it is idempotent
+        except (CommitFailedError, RebalanceInProgressError) as err:
+            # the group rebalanced (or is rebalancing: kafka-python >= 2.2 raises the
+            # latter) while we wrote: the batch's owner reads it again, and re-writing
+            # it is idempotent
             self.stats.commit_failures += 1
             self._count_error("commit_failed")
             log.warning("%s: commit refused after a rebalance (%s); the batch is read again",

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from typing import NamedTuple
 
 import pytest
-from kafka.errors import CommitFailedError
+from kafka.errors import CommitFailedError, RebalanceInProgressError
 
 from hybridwatch.topics import ATTEMPT_HEADER, ERROR_HEADER
 from services.kafka.codec import SOURCE_HEADER
@@ -285,9 +285,14 @@ def test_a_stop_during_retries_leaves_the_batch_uncommitted() -> None:
     assert "commit" not in log and log[-1] == "finished:False"
 
 
-def test_a_commit_refused_after_a_rebalance_is_counted_and_the_loop_goes_on() -> None:
+@pytest.mark.parametrize(
+    "error", [CommitFailedError("group rebalanced"), RebalanceInProgressError("rebalancing")]
+)
+def test_a_commit_refused_after_a_rebalance_is_counted_and_the_loop_goes_on(
+    error: Exception,
+) -> None:
     loop, _, sink, _, consumer, _ = make([msgs(b"a"), msgs(b"b", start=1)])
-    consumer.commit_error = CommitFailedError("group rebalanced")
+    consumer.commit_error = error
     stats = loop.run(once=True)
     assert sink.written == [b"a", b"b"]
     assert (stats.commit_failures, stats.commits) == (1, 1)

@@ -4,6 +4,11 @@
 #   deploy/local/elasticsearch.sh install  fetch the distribution, compile the test plugin (cached)
 #   deploy/local/elasticsearch.sh start    install if needed, start (idempotent), wait until ready;
 #                                          prints HW_ELASTIC_URL=...
+#   deploy/local/elasticsearch.sh start --secure
+#                                          the same with x-pack security on (first start of a run
+#                                          dir decides; see "Secure mode" below); also prints
+#                                          HW_ELASTIC_CAFILE, HW_ELASTIC_USERNAME,
+#                                          HW_ELASTIC_PASSWORD_FILE, HW_ELASTIC_API_KEY_FILE
 #   deploy/local/elasticsearch.sh stop     stop the node this run dir started
 #   deploy/local/elasticsearch.sh status   exit 0 and print the URL when the node answers
 #   deploy/local/elasticsearch.sh purge    stop, then delete this run dir's state (data, logs)
@@ -24,6 +29,18 @@
 # others): the unpacked home (read-only for the node) and, per run dir, a state dir with
 # its config, data, logs and temp files (owned by that user). The run dir itself
 # ($HW_SERVICES_DIR/elasticsearch) keeps only pid, port and the state dir's path.
+#
+# Secure mode (--secure; for tests of the store's TLS/auth settings, nothing here is fit for
+# production): the integ-test-zip ships x-pack-core and x-pack-security, which run on the
+# self-generated basic license. On the first secure start of a run dir, openssl makes a
+# throw-away CA and a node certificate for 127.0.0.1/localhost in $RUN_DIR/tls (ca.pem is
+# what clients trust); the node serves HTTPS only (xpack.security.http.ssl) and wants
+# credentials on every request. One file-realm user, `hybridwatch` (role hybridwatch_writer:
+# monitor, index templates, own API keys, all index privileges), gets a random password
+# written to $RUN_DIR/tls/password (mode 600, never printed; elasticsearch-users reads it
+# from stdin, so it is in no command line). Once the node is up an API key is created for
+# that user through the API (POST /_security/api_key) and its encoded form written to
+# $RUN_DIR/tls/api-key. Transport stays plain (single node, loopback).
 #
 # Environment (all optional):
 #   HW_ELASTIC_VERSION    Elasticsearch version (default 9.5.3: elasticsearch-py 9.x's major)
@@ -53,6 +70,20 @@ RUN_DIR="${HW_SERVICES_DIR:-$_root/.hybridwatch/services}/elasticsearch"
 HEAP="${HW_ELASTIC_HEAP:-512m}"
 TIMEOUT="${HW_ELASTIC_TIMEOUT:-180}"
 RUN_AS="${HW_ELASTIC_USER:-nobody:nogroup}"
+SECURE_USER="hybridwatch"
+
+CMD="${1:-}"
+SECURE=""
+[ $# -gt 0 ] && shift
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --secure) SECURE=1 ;;
+    *) echo "elasticsearch.sh: error: unknown argument '$1' (usage: $0 install|start [--secure]|stop|status|purge)" >&2; exit 2 ;;
+  esac
+  shift
+done
+# a run dir started secure once stays secure (its clients hold its CA and password)
+[ -f "$RUN_DIR/tls/.secure" ] && SECURE=1
 
 log() { echo "elasticsearch.sh: $*" >&2; }
 die() { echo "elasticsearch.sh: error: $*" >&2; exit 1; }
@@ -164,12 +195,99 @@ _alive() { # the pid's process is alive AND is the node of this state dir (pids 
   tr '\0' ' ' < "/proc/$pid/cmdline" 2>/dev/null | grep -qF -- "-Djava.io.tmpdir=$STATE/tmp"
 }
 
+_scheme() { if [ -n "$SECURE" ]; then echo https; else echo http; fi; }
+
+_curl() { # curl with the CA and the user's password (given on stdin as curl config, not argv)
+  if [ -n "$SECURE" ]; then
+    printf 'user = "%s:%s"\n' "$SECURE_USER" "$(cat "$RUN_DIR/tls/password")" \
+      | curl -K - --cacert "$RUN_DIR/tls/ca.pem" "$@"
+  else
+    curl "$@"
+  fi
+}
+
 _ready() { # $1 = port
-  curl -sf -m 5 "http://127.0.0.1:$1/_cluster/health?wait_for_status=yellow&timeout=2s" >/dev/null 2>&1
+  _curl -sf -m 5 "$(_scheme)://127.0.0.1:$1/_cluster/health?wait_for_status=yellow&timeout=2s" >/dev/null 2>&1
 }
 
 _print_env() {
-  echo "HW_ELASTIC_URL=http://127.0.0.1:$1"
+  echo "HW_ELASTIC_URL=$(_scheme)://127.0.0.1:$1"
+  if [ -n "$SECURE" ]; then
+    echo "HW_ELASTIC_CAFILE=$RUN_DIR/tls/ca.pem"
+    echo "HW_ELASTIC_USERNAME=$SECURE_USER"
+    echo "HW_ELASTIC_PASSWORD_FILE=$RUN_DIR/tls/password"
+    echo "HW_ELASTIC_API_KEY_FILE=$RUN_DIR/tls/api-key"
+  fi
+}
+
+# --- secure mode ------------------------------------------------------------------------
+
+_tls_material() { # CA + node certificate + password in $RUN_DIR/tls (first secure start only)
+  local t="$RUN_DIR/tls"
+  [ -f "$t/.secure" ] && return 0
+  command -v openssl >/dev/null || die "openssl is needed for --secure: apt-get install openssl"
+  rm -rf "$t"
+  mkdir -p "$t"
+  chmod 700 "$t"
+  openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj "/CN=hybridwatch test CA" \
+    -keyout "$t/ca.key" -out "$t/ca.pem" >/dev/null 2>&1 || die "openssl: could not make the test CA"
+  openssl req -newkey rsa:2048 -nodes -subj "/CN=127.0.0.1" \
+    -keyout "$t/node.key" -out "$t/node.csr" >/dev/null 2>&1 || die "openssl: could not make the node key"
+  printf 'subjectAltName=IP:127.0.0.1,DNS:localhost\n' > "$t/san.ext"
+  openssl x509 -req -in "$t/node.csr" -CA "$t/ca.pem" -CAkey "$t/ca.key" -CAcreateserial \
+    -days 2 -extfile "$t/san.ext" -out "$t/node.crt" >/dev/null 2>&1 || die "openssl: could not sign the node certificate"
+  (umask 077; head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n' > "$t/password")
+  chmod 600 "$t/ca.key" "$t/node.key" "$t/password"
+  chmod 644 "$t/ca.pem"
+  touch "$t/.secure"
+}
+
+_secure_config() { # $1 = java home: security settings, certificates and the file-realm user
+  local jdk="$1" t="$RUN_DIR/tls" conf="$STATE/config"
+  mkdir -p "$conf/tls"
+  cp "$t/node.key" "$t/node.crt" "$t/ca.pem" "$conf/tls/"
+  sed -i -e 's/^xpack.security.enabled: false$/xpack.security.enabled: true/' "$conf/elasticsearch.yml"
+  grep -qx 'xpack.security.enabled: true' "$conf/elasticsearch.yml" \
+    || die "elasticsearch.yml.in lost its 'xpack.security.enabled: false' line (--secure rewrites it)"
+  cat >> "$conf/elasticsearch.yml" <<'YML'
+# --secure (deploy/local/elasticsearch.sh): HTTPS with a throw-away CA, passwords and API keys
+xpack.security.http.ssl.enabled: true
+xpack.security.http.ssl.key: tls/node.key
+xpack.security.http.ssl.certificate: tls/node.crt
+xpack.security.http.ssl.certificate_authorities: [ "tls/ca.pem" ]
+xpack.security.authc.api_key.enabled: true
+YML
+  cat > "$conf/roles.yml" <<'YML'
+# what hybridwatch's store needs, nothing of the security or cluster settings APIs
+hybridwatch_writer:
+  cluster: [monitor, manage_index_templates, manage_ilm, manage_own_api_key]
+  indices:
+    - names: ["*"]
+      privileges: [all]
+YML
+  : > "$conf/users"
+  : > "$conf/users_roles"
+  # the password goes in on stdin (asked twice), never on a command line
+  if ! printf '%s\n%s\n' "$(cat "$t/password")" "$(cat "$t/password")" \
+      | env -i PATH=/usr/bin:/bin HOME="$STATE" ES_JAVA_HOME="$jdk" ES_PATH_CONF="$conf" \
+        "$ES_HOME/bin/elasticsearch-users" useradd "$SECURE_USER" -r hybridwatch_writer \
+        >"$RUN_DIR/users.log" 2>&1; then
+    tail -n 20 "$RUN_DIR/users.log" >&2
+    die "elasticsearch-users useradd failed (log: $RUN_DIR/users.log)"
+  fi
+  grep -q "^$SECURE_USER:" "$conf/users" || die "elasticsearch-users did not write $conf/users"
+}
+
+_api_key() { # $1 = port: an API key for the user, made once through the API
+  local t="$RUN_DIR/tls" out
+  [ -s "$t/api-key" ] && return 0
+  out="$(_curl -sS -m 30 -X POST -H 'Content-Type: application/json' \
+    "https://127.0.0.1:$1/_security/api_key" \
+    -d '{"name":"hybridwatch-test","role_descriptors":{"hybridwatch_store":{"cluster":["monitor","manage_index_templates","manage_ilm"],"indices":[{"names":["*"],"privileges":["all"]}]}}}')" \
+    || die "creating the API key failed"
+  (umask 077; printf '%s' "$out" | python3 -c 'import json, sys; print(json.load(sys.stdin)["encoded"], end="")' > "$t/api-key.tmp") \
+    || die "unexpected answer to POST /_security/api_key (not printed: it may hold the key)"
+  mv "$t/api-key.tmp" "$t/api-key"
 }
 
 start() {
@@ -199,6 +317,10 @@ start() {
   mkdir -p "$STATE/config/jvm.options.d"
   sed -e "s|@HTTP_PORT@|$port|" -e "s|@TRANSPORT_PORT@|$tport|" -e "s|@STATE@|$STATE|g" \
       "$_tpl/elasticsearch.yml.in" > "$STATE/config/elasticsearch.yml"
+  if [ -n "$SECURE" ]; then
+    _tls_material
+    _secure_config "$jdk"
+  fi
   echo "$port" > "$RUN_DIR/port"
   echo "$STATE" > "$RUN_DIR/state_dir"
   rm -f "$STATE/pid" "$RUN_DIR/pid"
@@ -229,7 +351,8 @@ start() {
     waited=$((waited + 1))
   done
   cp "$STATE/pid" "$RUN_DIR/pid"
-  log "ready: http://127.0.0.1:$port (pid $(_pid))"
+  if [ -n "$SECURE" ]; then _api_key "$port"; fi
+  log "ready: $(_scheme)://127.0.0.1:$port (pid $(_pid))"
   _print_env "$port"
 }
 
@@ -256,7 +379,7 @@ stop() {
 
 status() {
   if _alive && [ -f "$RUN_DIR/port" ] && _ready "$(cat "$RUN_DIR/port")"; then
-    echo "running: pid $(_pid), http://127.0.0.1:$(cat "$RUN_DIR/port")"
+    echo "running: pid $(_pid), $(_scheme)://127.0.0.1:$(cat "$RUN_DIR/port")"
     return 0
   fi
   echo "not running (run dir $RUN_DIR)"
@@ -265,14 +388,14 @@ status() {
 
 purge() {
   stop
-  rm -rf "$STATE" "$RUN_DIR/state_dir" "$RUN_DIR/port"
+  rm -rf "$STATE" "$RUN_DIR/state_dir" "$RUN_DIR/port" "$RUN_DIR/tls"
 }
 
-case "${1:-}" in
+case "$CMD" in
   install) install ;;
   start) start ;;
   stop) stop ;;
   status) status ;;
   purge) purge ;;
-  *) echo "usage: $0 install|start|stop|status|purge" >&2; exit 2 ;;
+  *) echo "usage: $0 install|start [--secure]|stop|status|purge" >&2; exit 2 ;;
 esac

@@ -10,9 +10,18 @@
  *   filter       asciifolding  org.apache.lucene.analysis.miscellaneous.ASCIIFoldingFilter
  *   analyzer     english   org.apache.lucene.analysis.en.EnglishAnalyzer
  *
+ * and, for `elasticsearch.sh start --secure` (x-pack security's own system indices,
+ * .security-7 with API keys and .security-profile, declare an "email" analyzer built
+ * from these analysis-common types; without them no API key can be created):
+ *   tokenizer    uax_url_email    org.apache.lucene.analysis.email.UAX29URLEmailTokenizer
+ *   filter       pattern_capture  org.apache.lucene.analysis.pattern.PatternCaptureGroupTokenFilter
+ *   filter       lowercase        org.apache.lucene.analysis.LowerCaseFilter
+ *   filter       unique           drops a term seen before in the stream (analysis-common's
+ *                                 `unique` with only_on_same_position false, the default)
+ *
  * The analysis types behave as analysis-common's (same Lucene classes, same settings
- * names: mappings; pattern/group/flags; preserve_original) for the settings hybridwatch
- * uses; anything else is refused with a clear error. Compiled once by elasticsearch.sh
+ * names: mappings; pattern/group/flags; preserve_original; patterns) for the settings
+ * hybridwatch and x-pack security use; anything else is refused with a clear error. Compiled once by elasticsearch.sh
  * with the JDK's javac against the jars in the distribution's lib/.
  */
 package hybridwatch.testtooling;
@@ -27,13 +36,19 @@ import java.util.function.Supplier;
 import java.util.regex.Pattern;
 
 import org.apache.lucene.analysis.Analyzer;
+import org.apache.lucene.analysis.CharArraySet;
+import org.apache.lucene.analysis.LowerCaseFilter;
+import org.apache.lucene.analysis.TokenFilter;
 import org.apache.lucene.analysis.TokenStream;
 import org.apache.lucene.analysis.Tokenizer;
 import org.apache.lucene.analysis.charfilter.MappingCharFilter;
 import org.apache.lucene.analysis.charfilter.NormalizeCharMap;
+import org.apache.lucene.analysis.email.UAX29URLEmailTokenizer;
 import org.apache.lucene.analysis.en.EnglishAnalyzer;
 import org.apache.lucene.analysis.miscellaneous.ASCIIFoldingFilter;
+import org.apache.lucene.analysis.pattern.PatternCaptureGroupTokenFilter;
 import org.apache.lucene.analysis.pattern.PatternTokenizer;
+import org.apache.lucene.analysis.tokenattributes.CharTermAttribute;
 import org.elasticsearch.Build;
 import org.elasticsearch.client.internal.node.NodeClient;
 import org.elasticsearch.cluster.ClusterName;
@@ -227,12 +242,92 @@ public final class TestToolingPlugin extends Plugin implements ActionPlugin, Ana
                     return new PatternTokenizer(pattern, group);
                 }
             };
+        }, "uax_url_email", (indexSettings, env, name, s) -> {
+            onlyKnown("tokenizer", name, s, "max_token_length");
+            int max = s.getAsInt("max_token_length", 255 /* StandardAnalyzer.DEFAULT_MAX_TOKEN_LENGTH */);
+            return new AbstractTokenizerFactory(name) {
+                @Override
+                public Tokenizer create() {
+                    UAX29URLEmailTokenizer t = new UAX29URLEmailTokenizer();
+                    t.setMaxTokenLength(max);
+                    return t;
+                }
+            };
         });
+    }
+
+    /** analysis-common's `unique` (only_on_same_position false): a term seen earlier in the stream is dropped. */
+    static final class UniqueFilter extends TokenFilter {
+        private final CharTermAttribute term = addAttribute(CharTermAttribute.class);
+        private final CharArraySet seen = new CharArraySet(8, false);
+
+        UniqueFilter(TokenStream in) {
+            super(in);
+        }
+
+        @Override
+        public boolean incrementToken() throws IOException {
+            while (input.incrementToken()) {
+                char[] buf = term.buffer();
+                int len = term.length();
+                if (!seen.contains(buf, 0, len)) {
+                    char[] copy = new char[len];
+                    System.arraycopy(buf, 0, copy, 0, len);
+                    seen.add(copy);
+                    return true;
+                }
+            }
+            return false;
+        }
+
+        @Override
+        public void reset() throws IOException {
+            super.reset();
+            seen.clear();
+        }
     }
 
     @Override
     public Map<String, AnalysisProvider<TokenFilterFactory>> getTokenFilters() {
-        return Map.of("asciifolding", (indexSettings, env, name, s) -> {
+        return Map.of("pattern_capture", AnalysisPlugin.requiresAnalysisSettings((indexSettings, env, name, s) -> {
+            onlyKnown("filter", name, s, "patterns", "preserve_original");
+            List<String> regexes = s.getAsList("patterns");
+            if (regexes.isEmpty()) {
+                throw new IllegalArgumentException("filter [" + name + "]: pattern_capture requires [patterns]");
+            }
+            Pattern[] patterns = regexes.stream().map(Pattern::compile).toArray(Pattern[]::new);
+            boolean preserve = s.getAsBoolean("preserve_original", true);
+            return new AbstractTokenFilterFactory(name) {
+                @Override
+                public TokenStream create(TokenStream stream) {
+                    return new PatternCaptureGroupTokenFilter(stream, preserve, patterns);
+                }
+            };
+        }), "lowercase", (indexSettings, env, name, s) -> {
+            onlyKnown("filter", name, s);
+            return new AbstractTokenFilterFactory(name) {
+                @Override
+                public TokenStream create(TokenStream stream) {
+                    return new LowerCaseFilter(stream);
+                }
+
+                @Override
+                public TokenStream normalize(TokenStream stream) {
+                    return new LowerCaseFilter(stream);
+                }
+            };
+        }, "unique", (indexSettings, env, name, s) -> {
+            onlyKnown("filter", name, s, "only_on_same_position");
+            if (s.getAsBoolean("only_on_same_position", false)) {
+                throw new IllegalArgumentException("filter [" + name + "]: only_on_same_position is not supported by the hybridwatch test-tooling plugin");
+            }
+            return new AbstractTokenFilterFactory(name) {
+                @Override
+                public TokenStream create(TokenStream stream) {
+                    return new UniqueFilter(stream);
+                }
+            };
+        }, "asciifolding", (indexSettings, env, name, s) -> {
             onlyKnown("filter", name, s, "preserve_original");
             boolean preserve = s.getAsBoolean("preserve_original", false);
             return new AbstractTokenFilterFactory(name) {

@@ -45,6 +45,21 @@ class EngineUnavailable(EngineError):
     """The engine is down, overloaded (429) or failing (5xx): retry later."""
 
 
+class EngineRefused(EngineError, ConfigError):
+    """The engine answers but will not talk to this configuration: its certificate is not
+    trusted (store.ca_certs) or it refused the credentials (401/403). Retrying cannot help,
+    so it is a ConfigError too: the CLI prints the message, never a traceback."""
+
+
+def _untrusted_certificate(err: BaseException) -> bool:
+    seen: BaseException | None = err
+    while seen is not None:
+        if isinstance(seen, ssl.SSLCertVerificationError):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return "CERTIFICATE_VERIFY_FAILED" in str(err)
+
+
 def retryable_status(status: int | None) -> bool:
     return status is None or status == 429 or status >= 500
 
@@ -118,7 +133,25 @@ def detect_engine(
             timeout=10.0,
         )
     except httpx.HTTPError as err:
+        if _untrusted_certificate(err):
+            raise EngineRefused(
+                f"search engine at {url}: its TLS certificate is not trusted ({err}); set "
+                "store.ca_certs to the CA file that signed it"
+            ) from err
         raise EngineUnavailable(f"search engine at {url} is not reachable: {err}") from err
+    if resp.status_code in (401, 403):
+        given = (
+            "store.api_key"
+            if tls.api_key
+            else "store.username / store.password"
+            if auth
+            else "no credentials (set store.username and store.password, or store.api_key)"
+        )
+        what = "refused the credentials" if resp.status_code == 401 else "denied access"
+        raise EngineRefused(
+            f"search engine at {url} {what} (HTTP {resp.status_code} to GET /); check {given}",
+            resp.status_code,
+        )
     if resp.status_code >= 400:
         raise EngineError(
             f"search engine at {url} answered GET / with HTTP {resp.status_code}", resp.status_code

@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed-stamp
 PYTEST := $(BIN)/python -m pytest
 
 .PHONY: train-tools help install run run-once demo lint fmt test test-unit test-integration test-e2e \
-        services-up services-down bench soak clean browser-tools ops-tools helm-tools fuzz audit lock
+        services-up services-down bench soak chaos clean browser-tools ops-tools helm-tools fuzz audit lock
 
 help:
 	@echo "make run            create .venv, install, start the embedded pipeline + API on :8686"
@@ -18,6 +18,7 @@ help:
 	@echo "make services-down  stop them"
 	@echo "make bench          run every benchmark in bench/"
 	@echo "make soak           1M SYNTHETIC articles through Kafka + 2 workers + indexer; RSS/fds/lag plot in docs/img"
+	@echo "make chaos          kill -9 / restarts / outages during a 100k SYNTHETIC replay on private servers; exactly-once checks"
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python >= 3.11 is required")'
@@ -132,6 +133,13 @@ SOAK_N ?= 1000000
 soak: install
 	source deploy/local/services.sh env && flock /work/team/heavy.lock \
 	  $(BIN)/python bench/replay_bench.py --soak --n $(SOAK_N) --sample 5 --out docs/img
+
+# issue 15.4: kill -9 workers and the indexer, broker restarts, a 60 s engine outage and a 60 s
+# webhook outage during a CHAOS_N-article replay, on a PRIVATE broker and OpenSearch node (own
+# ports and dirs; the shared servers are never touched); exit 1 if an exactly-once check fails
+CHAOS_N ?= 100000
+chaos: install
+	flock /work/team/heavy.lock $(BIN)/python bench/chaos.py --n $(CHAOS_N)
 
 clean:
 	rm -rf .mypy_cache .ruff_cache .pytest_cache *.egg-info

@@ -1,0 +1,237 @@
+"""`hybridwatch alerter` killed with SIGKILL in the middle of a delivery, twice, then run
+to the end: no alert is lost, and no channel is sent an alert again that it already took.
+
+Real processes and servers: the alerter subprocess reads hw.alerts from the shared Kafka
+(a unique topic prefix), and delivers to one subscription with three channels, a webhook
+and a chat incoming-webhook on a real local HTTP server and e-mail through a real local
+SMTP server. The alerts are SYNTHETIC.
+
+How "mid-delivery" is made exact: the receiver holds one chosen request open (it has
+the message, the alerter waits for the answer) and the test kills the alerter then.
+
+* run 1 is killed while the webhook holds its 5th alert: 4 alerts were taken by the
+  webhook (and recorded in the outbox's per-channel table), none by chat or e-mail;
+* run 2 starts by delivering what the outbox holds, channel by channel (the webhook's
+  remaining alerts, the held one again among them), and is killed while chat holds its
+  8th alert (e-mail, the last channel, still has none);
+* run 3 runs until every channel has every alert (18: 12 published before run 1, 6
+  more, one of them published twice, while run 3 is up), then is stopped with SIGTERM.
+
+Expected, per channel and idempotency key (`X-Hybridwatch-Delivery`, the e-mail
+Message-ID): every alert arrives; the one message a receiver held when the process died
+arrives twice (the alerter cannot know it was taken: at-least-once, the receiver drops
+the repeat by its key); nothing else arrives twice, so the state a killed process
+recorded is what the next one reads. The outbox ends with nothing pending.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from hybridwatch.events import Alert
+from hybridwatch.topics import Topics
+from services.alerts.outbox import AlertOutbox
+from services.kafka.codec import encode
+from tests.e2e.embedded_support import HYBRIDWATCH, clean_env
+from tests.fixtures.http import FeedServer, RecordedRequest, Route
+from tests.fixtures.kafka import create_topics, kafka_settings, produce
+from tests.fixtures.smtp import SmtpServer
+
+pytestmark = [pytest.mark.integration, pytest.mark.kafka]
+
+ROOT = Path(__file__).resolve().parents[3]
+T0 = datetime(2018, 9, 30, 12, 0, tzinfo=UTC)
+SUBSCRIPTION = "ops-desk"
+WAIT = 180.0
+"""Seconds any one step may take before the test fails (never reached when healthy)."""
+
+
+def _alert(i: int) -> Alert:
+    signals = (f"synthetic-signal-{i:03d}",)
+    return Alert(
+        id=Alert.make_id(SUBSCRIPTION, signals),
+        subscription_id=SUBSCRIPTION,
+        signals=signals,
+        country="MK",
+        severity="high",
+        summary=f"Synthetic Outlet: 'Synthetic headline {i}' - https://synthetic.example/{i}",
+        event_time=T0 + timedelta(minutes=i),
+    )
+
+
+class Gate:
+    """A receiver route that holds its `hold_at`-th request open until released: the
+    request has arrived (recorded) but the sender has no answer yet."""
+
+    def __init__(self, hold_at: int) -> None:
+        self.hold_at = hold_at
+        self.count = 0
+        self.held: RecordedRequest | None = None
+        self.arrived = threading.Event()
+        self.release = threading.Event()
+        self._lock = threading.Lock()
+
+    def __call__(self, request: RecordedRequest) -> Route:
+        with self._lock:
+            self.count += 1
+            hold = self.count == self.hold_at
+        if hold:
+            self.held = request
+            self.arrived.set()
+            self.release.wait(WAIT)
+        return Route(body=b"ok", content_type="text/plain")
+
+
+class Alerter:
+    """`hybridwatch alerter` (no --once) as a subprocess, output to a log file."""
+
+    def __init__(self, config: Path, log: Path) -> None:
+        self.log = log
+        self._out = log.open("a", encoding="utf-8")
+        self.proc = subprocess.Popen(
+            [*HYBRIDWATCH, "alerter", "--config", str(config)],
+            cwd=ROOT,
+            env=clean_env(),
+            stdout=self._out,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+
+    def kill9(self) -> None:
+        os.kill(self.proc.pid, signal.SIGKILL)
+        self.proc.wait(timeout=30)
+        self._out.close()
+
+    def stop(self) -> int:
+        self.proc.send_signal(signal.SIGTERM)
+        code = self.proc.wait(timeout=60)
+        self._out.close()
+        return code
+
+    def wait_for(self, what: str, done: Callable[[], bool]) -> None:
+        deadline = time.monotonic() + WAIT
+        while not done():
+            assert self.proc.poll() is None, f"alerter exited:\n{self.tail()}"
+            assert time.monotonic() < deadline, f"waited {WAIT:.0f} s for {what}\n{self.tail()}"
+            time.sleep(0.1)
+
+    def tail(self) -> str:
+        return self.log.read_text(encoding="utf-8", errors="replace")[-3000:]
+
+
+@pytest.fixture
+def smtp() -> Iterator[SmtpServer]:
+    with SmtpServer() as server:
+        yield server
+
+
+def test_an_alerter_killed_mid_delivery_resends_only_the_messages_in_flight(
+    kafka_bootstrap: str,
+    kafka_prefix: str,
+    tmp_path: Path,
+    feed_server: FeedServer,
+    smtp: SmtpServer,
+) -> None:
+    webhook_gate, chat_gate = Gate(hold_at=5), Gate(hold_at=8)
+    hook = feed_server.route("/hook", handler=webhook_gate)
+    chat = feed_server.route("/chat", handler=chat_gate)
+    create_topics(kafka_bootstrap, kafka_prefix, partitions=2)
+    topics = Topics(kafka_prefix)
+    data = tmp_path / "data"
+    kafka_settings(
+        kafka_bootstrap,
+        kafka_prefix,
+        data,
+        alerts__console=False,
+        alerts__jsonl=False,
+        alerts__group_id=f"alerter-{kafka_prefix}",
+        alerts__smtp={
+            "host": "127.0.0.1",
+            "port": smtp.port,
+            "security": "none",
+            "sender": "alerts@synthetic.example",
+        },
+        alerts__subscriptions=[
+            {
+                "id": SUBSCRIPTION,
+                "countries": ["MK"],
+                "webhook": {"url": hook, "timeout": 60},
+                "chat": {"url": chat, "timeout": 60},
+                "email": ["desk@synthetic.example"],
+                "max_per_hour": 1000,
+            }
+        ],
+    )
+    config = data / "hybridwatch.yaml"
+    log = tmp_path / "alerter.log"
+    first, later = [_alert(i) for i in range(12)], [_alert(i) for i in range(12, 18)]
+
+    def publish(alerts: list[Alert]) -> None:
+        produce(kafka_bootstrap, topics.alerts, [(r.key, r.value, r.headers) for r in map(encode, alerts)])  # fmt: skip
+
+    def received(path: str) -> list[str]:
+        return [r.headers["X-Hybridwatch-Delivery"] for r in feed_server.requests_for(path)]
+
+    def mailed() -> list[str]:
+        return [
+            str(m["Message-ID"]).strip("<>").removesuffix("@hybridwatch") for m in smtp.messages
+        ]
+
+    publish(first)
+
+    # run 1: killed while the webhook holds alert 5 (4 taken, none by chat or e-mail)
+    run = Alerter(config, log)
+    run.wait_for("the webhook to hold its 5th alert", webhook_gate.arrived.is_set)
+    run.kill9()
+    webhook_gate.release.set()
+    assert len(received("/hook")) == 5 and received("/chat") == [] and mailed() == []
+
+    # run 2: resumes from the outbox; killed while chat holds alert 8
+    run = Alerter(config, log)
+    run.wait_for("chat to hold its 8th alert", chat_gate.arrived.is_set)
+    run.kill9()
+    chat_gate.release.set()
+    assert mailed() == []
+
+    # run 3: to the end, with more alerts (one of them published twice) while it runs
+    run = Alerter(config, log)
+    publish([*later, later[0]])
+    want = {a.id for a in [*first, *later]}
+    run.wait_for(
+        "every channel to have every alert",
+        lambda: want <= set(received("/hook")) and want <= set(received("/chat"))
+        and want <= set(mailed()),
+    )  # fmt: skip
+    assert run.stop() == 0, run.tail()
+
+    assert webhook_gate.held is not None and chat_gate.held is not None
+    held = {
+        "/hook": webhook_gate.held.headers["X-Hybridwatch-Delivery"],
+        "/chat": chat_gate.held.headers["X-Hybridwatch-Delivery"],
+    }
+    for path in ("/hook", "/chat"):
+        keys = Counter(received(path))
+        assert set(keys) == want, f"{path}: lost or unexpected alerts"
+        repeats = {k: n for k, n in keys.items() if n > 1}
+        assert repeats == {held[path]: 2}, f"{path}: sent again beyond the one in flight"
+    assert Counter(mailed()) == Counter(want), "e-mail: an alert lost or mailed twice"
+
+    counters = json.loads(run.tail().strip().splitlines()[-1].removeprefix("alerter: "))
+    assert counters["pending"] == 0
+    outbox = AlertOutbox.open(data / "alerter")
+    try:
+        assert outbox.pending_alerts() == []
+        assert outbox.count() == len(want)
+    finally:
+        outbox.close()

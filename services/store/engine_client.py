@@ -182,6 +182,12 @@ class EngineClient(Protocol):
     def close(self) -> None: ...
 
 
+BULK_FILTER_PATH = "errors,items.*.status,items.*.error"
+"""What the store reads of a bulk answer (services/store/search_engine.py `_bulk`): the
+engine leaves out each item's index, id, version, shards and seq_no, which were most of
+the answer's bytes and of the indexer's JSON decoding."""
+
+
 def _body(resp: object) -> Any:
     return getattr(resp, "body", resp)
 
@@ -280,7 +286,9 @@ class OpenSearchClient(_ClientBase):
             raise EngineError(msg, status) from err
 
     def bulk(self, payload: bytes, refresh: str | None = None) -> dict[str, Any]:
-        params = {"refresh": refresh} if refresh else None
+        params = {"filter_path": BULK_FILTER_PATH}
+        if refresh:
+            params["refresh"] = refresh
         out: dict[str, Any] = self._call("bulk", self._client.bulk, body=payload, params=params)
         return out
 
@@ -372,7 +380,9 @@ class ElasticsearchClient(_ClientBase):
             ) from err
 
     def bulk(self, payload: bytes, refresh: str | None = None) -> dict[str, Any]:
-        kwargs: dict[str, Any] = {"refresh": refresh} if refresh else {}
+        kwargs: dict[str, Any] = {"filter_path": BULK_FILTER_PATH}
+        if refresh:
+            kwargs["refresh"] = refresh
         out: dict[str, Any] = self._call("bulk", self._client.bulk, operations=payload, **kwargs)
         return out
 

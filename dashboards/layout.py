@@ -1,7 +1,8 @@
 """Draw each dashboard's layout from its panel grid (not a Grafana screenshot).
 
 No Grafana server runs here, so the images in docs/img/dashboard-*.png are drawn
-with matplotlib from the committed JSON alone: one rectangle per panel at its
+with matplotlib from the committed JSON alone (dashboards/json/elasticsearch; the
+OpenSearch flavour has the same grid): one rectangle per panel at its
 ``gridPos`` (Grafana's 24-column grid), labelled with the panel title and type.
 Every image says so in its title.
 
@@ -22,7 +23,8 @@ import matplotlib.pyplot as plt
 from matplotlib.patches import Rectangle
 
 ROOT = Path(__file__).resolve().parent.parent
-JSON_DIR = ROOT / "dashboards" / "json"
+JSON_DIR = ROOT / "dashboards" / "json" / "elasticsearch"
+"""Both engine flavours share every panel's grid, so one flavour's JSON draws them all."""
 IMG_DIR = ROOT / "docs" / "img"
 GRID_COLUMNS = 24
 MARK = "layout drawn from the panel grid — not a Grafana screenshot"
@@ -34,6 +36,7 @@ COLOURS = {
     "barchart": "#f5a97f",
     "piechart": "#f5bde6",
     "text": "#dddddd",
+    "bargauge": "#f5a97f",
 }
 
 

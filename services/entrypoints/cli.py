@@ -254,6 +254,11 @@ def build_parser() -> argparse.ArgumentParser:
     q = db.add_parser("build", help="write dashboards/json from the generators")
     q.add_argument("--out", help="output folder (default: dashboards/json of the checkout)")
     q.add_argument("--check", action="store_true", help="write nothing; exit 1 if any is stale")
+    q.add_argument(
+        "--engine",
+        choices=("elasticsearch", "opensearch"),
+        help="data-source flavour, written to <out>/<engine>/ (default: both)",
+    )
     q = db.add_parser("deploy", help="put the dashboards into a running Grafana (grafana-client)")
     q.add_argument("--grafana", required=True, metavar="URL", help="e.g. https://grafana:3000")
     q.add_argument(
@@ -263,7 +268,12 @@ def build_parser() -> argparse.ArgumentParser:
         "the shell history)",
     )
     q.add_argument("--folder", default="hybridwatch", help="folder uid and title")
-    q.add_argument("--dir", help="dashboard JSON folder (default: dashboards/json)")
+    q.add_argument("--dir", help="dashboard JSON folder (default: dashboards/json/<engine>)")
+    q.add_argument(
+        "--engine",
+        choices=("elasticsearch", "opensearch"),
+        help="which flavour of dashboards/json to deploy (default: elasticsearch)",
+    )
     q.add_argument("--message", help="version message (default: names the hybridwatch version)")
 
     p = sub.add_parser("token", help="API bearer tokens (stored hashed; docs/security.md)")

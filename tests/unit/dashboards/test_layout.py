@@ -44,3 +44,11 @@ def test_a_panel_outside_the_grid_is_named_in_the_error() -> None:
 def test_a_panel_without_grid_position_is_named_in_the_error() -> None:
     with pytest.raises(LayoutError, match=r"panel 0 .* no complete gridPos"):
         panel_boxes({"panels": [{"title": "No grid"}]}, "x.json")
+
+
+def test_both_engine_flavours_share_every_panel_grid() -> None:
+    for path in JSON_DIR.glob("*.json"):
+        other = JSON_DIR.parent / "opensearch" / path.name
+        es = panel_boxes(json.loads(path.read_text(encoding="utf-8")), path.name)
+        os_ = panel_boxes(json.loads(other.read_text(encoding="utf-8")), other.name)
+        assert es == os_, path.name

@@ -19,10 +19,11 @@ from dashboards.promql import PIPELINE
 
 ROOT = Path(__file__).resolve().parents[3]
 JSON = ROOT / "dashboards" / "json"
+ENGINES = ("elasticsearch", "opensearch")
 
 
-def _committed() -> dict[str, Any]:
-    data: dict[str, Any] = json.loads((JSON / pipeline.FILE).read_text(encoding="utf-8"))
+def _committed(engine: str = "elasticsearch") -> dict[str, Any]:
+    data: dict[str, Any] = json.loads((JSON / engine / pipeline.FILE).read_text(encoding="utf-8"))
     return data
 
 
@@ -40,13 +41,32 @@ def test_committed_dashboards_are_what_dashboards_build_writes() -> None:
 
 def test_check_names_a_stale_file_and_build_rewrites_it(tmp_path: Path) -> None:
     assert _cli("build", "--out", str(tmp_path)).returncode == 0
-    (tmp_path / pipeline.FILE).write_text("{}", encoding="utf-8")
+    stale = tmp_path / "opensearch" / pipeline.FILE
+    stale.write_text("{}", encoding="utf-8")
     out = _cli("build", "--check", "--out", str(tmp_path))
-    assert out.returncode == 1 and f"stale: {tmp_path / pipeline.FILE}" in out.stderr
-    assert _cli("build", "--out", str(tmp_path)).returncode == 0
-    assert (tmp_path / pipeline.FILE).read_text(encoding="utf-8") == (
-        JSON / pipeline.FILE
-    ).read_text(encoding="utf-8")
+    assert out.returncode == 1 and f"stale: {stale}" in out.stderr
+    assert (
+        _cli("build", "--check", "--engine", "elasticsearch", "--out", str(tmp_path)).returncode
+        == 0
+    )
+    assert _cli("build", "--engine", "opensearch", "--out", str(tmp_path)).returncode == 0
+    assert stale.read_text(encoding="utf-8") == (JSON / "opensearch" / pipeline.FILE).read_text(
+        encoding="utf-8"
+    )
+
+
+def test_build_writes_one_folder_per_engine_and_only_the_asked_one(tmp_path: Path) -> None:
+    out = _cli("build", "--engine", "elasticsearch", "--out", str(tmp_path))
+    assert out.returncode == 0, out.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["elasticsearch"]
+    assert sorted(p.name for p in (tmp_path / "elasticsearch").iterdir()) == sorted(
+        p.name for p in (JSON / "elasticsearch").glob("*.json")
+    )
+
+
+def test_an_unknown_engine_is_refused_by_the_command_line() -> None:
+    out = _cli("build", "--engine", "solr")
+    assert out.returncode == 2 and "--engine" in out.stderr and "solr" in out.stderr
 
 
 def test_the_json_round_trips_through_the_sdk_models_unchanged() -> None:
@@ -70,11 +90,12 @@ def test_panels_query_the_promql_proven_against_a_real_prometheus() -> None:
 
 
 def test_panels_use_the_provisioned_prometheus_datasource_in_both_flavours() -> None:
-    prov = ROOT / "dashboards" / "provisioning" / "datasources"
-    for name in ("hybridwatch.yaml", "hybridwatch-opensearch.yaml.example"):
-        sources = yaml.safe_load((prov / name).read_text(encoding="utf-8"))["datasources"]
+    for engine in ENGINES:
+        prov = ROOT / "dashboards" / "provisioning" / engine / "datasources" / "hybridwatch.yaml"
+        sources = yaml.safe_load(prov.read_text(encoding="utf-8"))["datasources"]
         assert {"uid": pipeline.DATASOURCE_UID, "type": "prometheus"}.items() <= {
             k: v for s in sources if s["uid"] == pipeline.DATASOURCE_UID for k, v in s.items()
-        }.items(), name
+        }.items(), engine
+        assert _committed(engine) == _committed()
     for panel in _committed()["panels"]:
         assert panel["datasource"] == {"type": "prometheus", "uid": pipeline.DATASOURCE_UID}

@@ -114,12 +114,14 @@ def test_grafana_provisioning_reads_where_compose_mounts_the_dashboards(
     compose: dict[str, Any],
 ) -> None:
     grafana = compose["services"]["grafana"]
-    prov_dir = ROOT / "dashboards" / "provisioning"
+    # compose runs OpenSearch: the OpenSearch flavour of provisioning and dashboards
+    prov_dir = ROOT / "dashboards" / "provisioning" / "opensearch"
     assert _bind_target(grafana, prov_dir) == "/etc/grafana/provisioning"
-    mounted = _bind_target(grafana, ROOT / "dashboards" / "json")
+    json_dir = ROOT / "dashboards" / "json" / "opensearch"
+    mounted = _bind_target(grafana, json_dir)
     provider = yaml.safe_load((prov_dir / "dashboards" / "hybridwatch.yaml").read_text())
     assert [p["options"]["path"] for p in provider["providers"]] == [mounted]
-    assert list((ROOT / "dashboards" / "json").glob("*.json")), "no dashboard to provision"
+    assert list(json_dir.glob("*.json")), "no dashboard to provision"
 
 
 def test_prometheus_gets_its_config_and_rules(compose: dict[str, Any]) -> None:

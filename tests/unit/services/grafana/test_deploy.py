@@ -21,7 +21,8 @@ from services.grafana.deploy import DeployError, connect, deploy
 ROOT = Path(__file__).resolve().parents[4]
 EXCHANGE = json.loads((ROOT / "tests/fixtures/grafana/exchange.json").read_text())
 BOARDS = {
-    p.name: p.read_text(encoding="utf-8") for p in sorted((ROOT / "dashboards/json").glob("*.json"))
+    p.name: p.read_text(encoding="utf-8")
+    for p in sorted((ROOT / "dashboards/json/elasticsearch").glob("*.json"))
 }
 TOKEN = "glsa_test_token"
 

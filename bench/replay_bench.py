@@ -17,7 +17,9 @@ bench into a fresh archive (its write rate is reported too).
    indexer's groups sampled every `--sample` s; peak RSS (VmHWM) of every process.
 3. Exactly once: the engine's article count must be N and its signal count the number
    of distinct signals the embedded run stored (same detectors, same order per
-   country); 50 random article ids and 50 signal ids are looked up by id.
+   country) -- or, without an embedded run (`--skip-embedded`, `--soak`), the number
+   of distinct signal ids in the namespace's signals topic, read back after the run;
+   50 random article ids and 50 signal ids are looked up by id.
 
 Soak mode (`--soak`, `make soak`): the production path only (no embedded run), and every
 sample also holds the resident set (VmRSS) and open file descriptors of each process;
@@ -341,6 +343,7 @@ def run_kafka(
         "url": url,
         "index_prefix": f"hwb-{name}-",
         "topic_prefix": f"hwb{name}.",
+        "signals_topic": topics.signals,
         "articles_index": articles_idx,
         "signals_index": signals_idx,
     }
@@ -422,6 +425,40 @@ def write_soak(rows: list[dict[str, Any]], names: list[str], out: Path, title: s
     plt.close(fig)
 
 
+def produced_signals(bootstrap: str, topic: str) -> tuple[int, list[str]]:
+    """(records, distinct ids in first-seen order) of the namespace's signals topic.
+
+    Without an embedded run this is the reference for "every signal indexed exactly
+    once": the workers may produce a signal twice (a batch re-run after a restart), and
+    the index must hold each distinct id once -- no more, no fewer.
+    """
+    from kafka import KafkaConsumer, TopicPartition
+
+    from hybridwatch.events import Signal
+    from services.kafka.codec import decode_event
+
+    c = KafkaConsumer(
+        bootstrap_servers=bootstrap.split(","),
+        enable_auto_commit=False,
+        auto_offset_reset="earliest",
+        max_poll_records=5000,
+    )
+    try:
+        tps = [TopicPartition(topic, p) for p in sorted(c.partitions_for_topic(topic) or ())]
+        c.assign(tps)
+        c.seek_to_beginning(*tps)
+        end = c.end_offsets(tps)
+        records, ids = 0, dict[str, None]()
+        while any(c.position(tp) < end[tp] for tp in tps):
+            for batch in c.poll(timeout_ms=1000).values():
+                for rec in batch:
+                    records += 1
+                    ids.setdefault(decode_event(Signal, rec.value, rec.headers).id, None)
+        return records, list(ids)
+    finally:
+        c.close()
+
+
 def spot_check(url: str, index: str, ids: list[str]) -> int:
     return _count(url, index, {"query": {"ids": {"values": ids}}})
 
@@ -477,6 +514,14 @@ def main() -> int:
         k["spot_articles_found"] = (
             f"{spot_check(k['url'], k['articles_index'], sample_articles)}/{len(sample_articles)}"
         )
+        if expected is None:
+            # no embedded run: the signals the workers produced are the reference
+            records, signal_ids = produced_signals(
+                os.environ["HW_KAFKA_BOOTSTRAP"], k["signals_topic"]
+            )
+            expected = len(signal_ids)
+            k["produced_signal_records"] = records
+            k["produced_distinct_signals"] = expected
         picked = rng.sample(signal_ids, min(50, len(signal_ids)))
         k["spot_signals_found"] = (
             f"{spot_check(k['url'], k['signals_index'], picked)}/{len(picked)}"

@@ -99,3 +99,15 @@ def test_panels_use_the_provisioned_prometheus_datasource_in_both_flavours() -> 
         assert _committed(engine) == _committed()
     for panel in _committed()["panels"]:
         assert panel["datasource"] == {"type": "prometheus", "uid": pipeline.DATASOURCE_UID}
+
+
+def test_deploy_reads_the_chosen_engine_folder_by_default() -> None:
+    from services.entrypoints.dashboards import DEPLOY_DEFAULT_ENGINE, _default_dir
+
+    assert DEPLOY_DEFAULT_ENGINE == "elasticsearch"
+    for engine in ENGINES:
+        folder = _default_dir(engine)
+        assert folder == JSON / engine
+        assert sorted(p.name for p in folder.glob("*.json")) == sorted(
+            p.name for p in (JSON / "elasticsearch").glob("*.json")
+        )

@@ -174,13 +174,18 @@ class AmplificationDetector(Detector):
             cands.remove(own)
 
         # 2. verify: same story, other outlet, inside the window (one numpy pass for all)
+        # Most candidates are the same outlet's own look-alike stories: rejected on the
+        # outlet field alone, before any split (the split of every candidate's whole
+        # document was a third of this method's time).
         docs: list[list[str]] = []
+        same_outlet = self_outlet + _SEP
+        window = self.window_s
         for k in cands[: o.max_candidates]:
             raw = get(prefix + "d:" + k)
-            if raw is None:
+            if raw is None or raw.startswith(same_outlet):
                 continue
             doc = raw.split(_SEP)
-            if doc[0] != self_outlet and abs(int(doc[1]) - t) <= self.window_s:
+            if abs(int(doc[1]) - t) <= window:
                 docs.append(doc)
         matches: list[Match] = []
         if docs:

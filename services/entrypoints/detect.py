@@ -26,7 +26,7 @@ from detectors.pipeline import DetectorSuite
 from hybridwatch.config import Settings
 from hybridwatch.events import Article
 from services.entrypoints.batch import RecordError, article_from_record
-from services.entrypoints.bootstrap import build_suite
+from services.entrypoints.bootstrap import build_suite, release_heap, settle_heap
 from services.pipeline.step import ArticleFailure, run_batch
 from services.progress import Progress
 
@@ -126,7 +126,9 @@ def main(args: argparse.Namespace, settings: Settings) -> int:
 
     suite = build_suite(settings)
     ImportedClaims(settings.data_dir, suite.detectors).refresh()  # `claims import`ed ones
+    settle_heap()
     with ExitStack() as stack:
+        stack.callback(release_heap)
         try:
             src = _open_in(args.input, stack)
         except OSError as e:

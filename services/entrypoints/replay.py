@@ -37,7 +37,9 @@ from services.entrypoints.bootstrap import (
     build_replay_pipeline,
     kafka_publisher,
     open_archive,
+    release_heap,
     require_kafka,
+    settle_heap,
 )
 
 BATCH = 200
@@ -98,6 +100,7 @@ def _to_kafka(settings: Settings, articles: Iterator[Article], pacer: _Pacer) ->
 
 def _to_embedded(settings: Settings, articles: Iterator[Article], pacer: _Pacer) -> dict[str, Any]:
     role = build_replay_pipeline(settings)
+    settle_heap()
     pipeline = role.pipeline
 
     async def go() -> None:
@@ -114,6 +117,7 @@ def _to_embedded(settings: Settings, articles: Iterator[Article], pacer: _Pacer)
         stats = pipeline.stats
         return {"signals": stats.signals, "flagged": stats.flagged, "alerts_new": stats.alerts_new}
     finally:
+        release_heap()
         role.close()
 
 

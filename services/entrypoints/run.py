@@ -24,7 +24,7 @@ from typing import Any
 import services.demo as demo_mod
 from hybridwatch.config import Settings
 from services.embedded.offline import OfflineNotice
-from services.entrypoints.bootstrap import Embedded, build_embedded
+from services.entrypoints.bootstrap import Embedded, build_embedded, release_heap, settle_heap
 
 log = logging.getLogger(__name__)
 
@@ -125,6 +125,7 @@ async def _run(settings: Settings, once: bool, api: bool, demo: bool = False) ->
         if sock is not None:
             sock.close()
         raise
+    settle_heap()
     if demo:
         rt.banner = demo_mod.BANNER
     notice = None if demo else OfflineNotice(sum(1 for s in rt.sources if s.enabled)).install()
@@ -271,7 +272,10 @@ def _count(settings: Settings) -> str:
 
 
 def run(settings: Settings, once: bool = False, api: bool = True, demo: bool = False) -> int:
-    return asyncio.run(_run(settings, once, api and settings.api.enabled, demo))
+    try:
+        return asyncio.run(_run(settings, once, api and settings.api.enabled, demo))
+    finally:
+        release_heap()
 
 
 def main(args: argparse.Namespace, settings: Settings) -> int:

@@ -9,9 +9,13 @@ from __future__ import annotations
 import argparse
 
 from hybridwatch.config import Settings
-from services.entrypoints.bootstrap import build_worker
+from services.entrypoints.bootstrap import build_worker, release_heap, settle_heap
 
 
 def main(args: argparse.Namespace, settings: Settings) -> int:
     worker = build_worker(settings)
-    return worker.run(loglevel=str(getattr(args, "loglevel", "warning")))
+    settle_heap()
+    try:
+        return worker.run(loglevel=str(getattr(args, "loglevel", "warning")))
+    finally:
+        release_heap()

@@ -30,6 +30,7 @@ import tempfile
 import time
 import uuid
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -83,6 +84,19 @@ def _cpu_seconds(worker: WorkerProcess) -> float:
     except OSError:
         return 0.0
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def drop_topics(bootstrap: str, prefixes: tuple[str, ...]) -> None:
+    """Delete the run's topics (its own and the workers' state changelog) from a shared broker."""
+    from kafka import KafkaAdminClient
+
+    admin = KafkaAdminClient(bootstrap_servers=bootstrap.split(","))
+    try:
+        mine = [t for t in admin.list_topics() if t.startswith(prefixes)]
+        if mine:
+            admin.delete_topics(mine)
+    finally:
+        admin.close()
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -198,7 +212,7 @@ def main() -> int:
             c.assign(tps)
             c.seek_to_beginning(*tps)
             ends = c.end_offsets(tps)
-            out = []
+            out: list[Any] = []
             while any(c.position(tp) < ends[tp] for tp in tps):
                 out.extend(m for m in c)
             c.close()
@@ -225,6 +239,8 @@ def main() -> int:
             w.stop()
         if kafka is not None:
             kafka.stop()
+        else:
+            drop_topics(bootstrap, (prefix, f"hw-{prefix.rstrip('.')}-"))
 
     p50, p99 = percentile(lat, 0.5), percentile(lat, 0.99)
     cores = os.cpu_count()

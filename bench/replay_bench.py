@@ -125,6 +125,31 @@ def _config(path: Path, tree: dict[str, Any]) -> Path:
     return path
 
 
+def listener_pid(hostport: str) -> int | None:
+    """The pid of the process listening on `host:port` (the broker, the engine), via `ss`."""
+    port = hostport.rstrip("/").rsplit(":", 1)[-1]
+    try:
+        out = subprocess.run(
+            ["ss", "-Hltnp", f"sport = :{port}"], capture_output=True, text=True, timeout=10
+        ).stdout
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    for part in out.split("pid=")[1:]:
+        digits = part.split(",", 1)[0]
+        if digits.isdigit():
+            return int(digits)
+    return None
+
+
+def machine_busy_s() -> float:
+    """CPU-seconds the whole machine has been busy (all cores, /proc/stat), for the budget:
+    two cores give 1,200 CPU-s in the 10 minutes of the target."""
+    fields = Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]
+    ticks = [int(x) for x in fields]
+    idle = ticks[3] + ticks[4]  # idle + iowait
+    return (sum(ticks[:8]) - idle) / os.sysconf("SC_CLK_TCK")
+
+
 class Proc:
     """A subprocess whose peak RSS is sampled until it exits."""
 
@@ -278,6 +303,12 @@ def run_kafka(
     articles_idx = f"{ns.store.index_prefix}articles-*"
     signals_idx = f"{ns.store.index_prefix}signals-*"
     lag: list[dict[str, Any]] = []
+    servers = {
+        "kafka": listener_pid(bootstrap.split(",")[0]),
+        "search engine": listener_pid(url),
+    }
+    servers_cpu0 = {k: _cpu_s(pid) for k, pid in servers.items() if pid}
+    busy0 = machine_busy_s()
     t0 = time.perf_counter()
     replay = Proc(
         "replay-kafka",
@@ -323,6 +354,12 @@ def run_kafka(
                 done_at = t0 + lag[-3]["t"]  # when it stopped moving
                 break
         wall = (done_at or time.perf_counter()) - t0
+        busy = machine_busy_s() - busy0
+        servers_cpu = {
+            k: round(_cpu_s(pid) - servers_cpu0[k], 1)
+            for k, pid in servers.items()
+            if pid and k in servers_cpu0
+        }
         time.sleep(6)  # one more refresh interval: nothing may arrive after "done"
         articles = _count(url, articles_idx)
         signals = _count(url, signals_idx)
@@ -339,6 +376,8 @@ def run_kafka(
         "indexed_signals": signals,
         "peak_rss_mb": {p.name: round(p.peak_kb / 1024) for p in procs},
         "cpu_s": {p.name: round(p.cpu_s, 1) for p in procs},
+        "servers_cpu_s": servers_cpu,
+        "machine_busy_cpu_s": round(busy, 1),
         "lag": lag,
         "url": url,
         "index_prefix": f"hwb-{name}-",

@@ -14,7 +14,10 @@ subscription failed, by this process or after a restart: each channel's delivery
 recorded in the outbox (`alert_channels`) as soon as the channel took it. The one
 window left is a crash between a channel taking a message and that record being
 committed; receivers drop such a repeat by the alert id (`X-Hybridwatch-Delivery`,
-the e-mail Message-ID).
+the e-mail Message-ID). A digest's id hashes the alerts it holds, so which alerts a
+channel's digest holds is recorded too, before it is sent (`<channel>#digest:<id>`):
+a digest that failed or was in flight at a crash is sent again as the very same digest,
+same id, and its alerts never reach a receiver under a second key.
 
 Flood control, per channel: at most `max_per_hour` messages in any rolling hour.
 A batch that does not fit is not cut short: what exceeds the budget goes out as one
@@ -34,6 +37,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from hybridwatch.events import SEVERITY_ORDER, Alert, Article, Severity, Signal
+from services.alerts.channels import digest_id
 from services.alerts.notifier import Notifier
 
 log = logging.getLogger(__name__)
@@ -41,6 +45,9 @@ log = logging.getLogger(__name__)
 DEFAULT_SUBSCRIPTION = "console"
 DONE_MEMORY = 50_000
 """Completed alert ids remembered per process (about 5 MB at most)."""
+DIGEST_INTENT = "#digest:"
+"""`<subscription>/<channel>#digest:<digest id>`: the outbox's record that these alerts
+were put in that digest of that channel (written before it is sent)."""
 
 
 @dataclass(frozen=True)
@@ -173,6 +180,10 @@ class Alerter:
         if alerts:
             # what an earlier run (or round) recorded: those channels are not sent again
             self._taken.update(self.outbox.channels_taken([a.id for a in alerts]))
+        digests = self._open_digests(alerts)
+        queued_in_digest = {
+            (a.id, key) for (key, _), (_, _, items) in digests.items() for a in items
+        }
         queues: dict[str, tuple[Notifier, Subscription | None, list[Alert]]] = {}
         for alert in alerts:
             sub = self._subs.get(alert.subscription_id)
@@ -191,9 +202,24 @@ class Alerter:
                 if alert.replay and sub is not None and not sub.replays:
                     self._taken.add((alert.id, key))  # by policy: a replay pages nobody
                     continue
+                if (alert.id, key) in queued_in_digest:
+                    continue  # goes out again as the digest it was put in
                 queues.setdefault(key, (n, sub, []))[2].append(alert)
+        down: set[str] = set()
+        for (key, _), (notifier, sub, items) in digests.items():
+            limit = sub.max_per_hour if sub else None
+            if key in down:
+                continue
+            budget = self._budget(key, limit)
+            if budget is not None and budget < 1:
+                self.held += len(items)
+                log.info("channel %s: hourly budget used up; a digest of %d waits", key, len(items))
+                continue
+            if not self._send_digest(key, notifier, limit, items):
+                down.add(key)
         for key, (notifier, sub, items) in queues.items():
-            self._send(key, notifier, sub.max_per_hour if sub else None, items)
+            if key not in down:
+                self._send(key, notifier, sub.max_per_hour if sub else None, items)
         done: list[str] = []
         for alert in alerts:
             keys = [
@@ -201,16 +227,44 @@ class Alerter:
             ]
             if all((alert.id, k) in self._taken for k in keys):
                 done.append(alert.id)
-                self._taken.difference_update((alert.id, k) for k in keys)
                 self._done[alert.id] = None
                 if len(self._done) > DONE_MEMORY:
                     self._done.popitem(last=False)
             else:
                 self.failed += 1
         if done:
+            finished = set(done)  # forget their channels and digest records
+            self._taken = {pair for pair in self._taken if pair[0] not in finished}
             self.outbox.mark_delivered(done)
             self.delivered += len(done)
         return len(done)
+
+    def _open_digests(
+        self, alerts: Sequence[Alert]
+    ) -> dict[tuple[str, str], tuple[Notifier, Subscription | None, list[Alert]]]:
+        """Digests recorded for a channel that has not taken them (it failed, or the
+        process died while sending): (channel, digest id) -> the same alerts, when all
+        of them are here; otherwise (not all pending any more) they go out as usual."""
+        by_id = {a.id: a for a in alerts}
+        groups: dict[tuple[str, str], list[Alert]] = {}
+        for alert_id, mark in self._taken:
+            if DIGEST_INTENT not in mark or alert_id not in by_id:
+                continue
+            key, did = mark.split(DIGEST_INTENT, 1)
+            if (alert_id, key) not in self._taken:
+                groups.setdefault((key, did), []).append(by_id[alert_id])
+        out: dict[tuple[str, str], tuple[Notifier, Subscription | None, list[Alert]]] = {}
+        for (key, did), members in groups.items():
+            member_ids = {a.id for a in members}
+            items = [a for a in alerts if a.id in member_ids]  # in delivery order
+            notifier = next(
+                (n for n in self._targets(items[0].subscription_id)
+                 if f"{items[0].subscription_id}/{n.name}" == key),
+                None,
+            )  # fmt: skip
+            if notifier is not None and digest_id(items) == did:
+                out[(key, did)] = (notifier, self._subs.get(items[0].subscription_id), items)
+        return out
 
     def _budget(self, key: str, limit: int | None) -> int | None:
         if limit is None:
@@ -241,15 +295,26 @@ class Alerter:
             self._record(key, [alert.id])
             self._spent(key, limit)
         if digest:
-            try:
-                notifier.send_digest(digest)
-            except Exception as err:
-                log.error("channel %s failed for a digest of %d alerts: %s", key, len(digest), err)
-                return
-            self._taken.update((a.id, key) for a in digest)
-            self._record(key, [a.id for a in digest])
-            self._spent(key, limit)
-            self.digests += 1
+            self._send_digest(key, notifier, limit, digest)
+
+    def _send_digest(
+        self, key: str, notifier: Notifier, limit: int | None, items: list[Alert]
+    ) -> bool:
+        ids = [a.id for a in items]
+        intent = f"{key}{DIGEST_INTENT}{digest_id(items)}"
+        if not all((i, intent) in self._taken for i in ids):
+            self._record(intent, ids)  # before the send: a retry sends this very digest
+            self._taken.update((i, intent) for i in ids)
+        try:
+            notifier.send_digest(items)
+        except Exception as err:
+            log.error("channel %s failed for a digest of %d alerts: %s", key, len(items), err)
+            return False
+        self._taken.update((i, key) for i in ids)
+        self._record(key, ids)
+        self._spent(key, limit)
+        self.digests += 1
+        return True
 
     def _record(self, key: str, alert_ids: list[str]) -> None:
         """Make a channel's delivery durable before anything else is sent."""

@@ -235,3 +235,74 @@ def test_an_alerter_killed_mid_delivery_resends_only_the_messages_in_flight(
         assert outbox.count() == len(want)
     finally:
         outbox.close()
+
+
+def test_a_digest_in_flight_at_a_kill_is_sent_again_as_the_same_digest(
+    kafka_bootstrap: str, kafka_prefix: str, tmp_path: Path, feed_server: FeedServer
+) -> None:
+    """Over its hourly budget the alerter sends a digest; killed while the receiver holds
+    that digest, the next process sends the very same digest (same alerts, same key)
+    before anything else, so no alert reaches the receiver under two keys."""
+    gate = Gate(hold_at=4)  # budget 4: three single alerts, then the digest of the rest
+    hook = feed_server.route("/hook", handler=gate)
+    create_topics(kafka_bootstrap, kafka_prefix, partitions=1)
+    topics = Topics(kafka_prefix)
+    data = tmp_path / "data"
+    kafka_settings(
+        kafka_bootstrap,
+        kafka_prefix,
+        data,
+        alerts__console=False,
+        alerts__jsonl=False,
+        alerts__group_id=f"alerter-{kafka_prefix}",
+        alerts__subscriptions=[
+            {
+                "id": SUBSCRIPTION,
+                "webhook": {"url": hook, "timeout": 60},
+                "max_per_hour": 4,
+            }
+        ],
+    )
+    config, log = data / "hybridwatch.yaml", tmp_path / "alerter.log"
+    first, later = [_alert(i) for i in range(10)], [_alert(i) for i in range(10, 12)]
+
+    def publish(alerts: list[Alert]) -> None:
+        produce(kafka_bootstrap, topics.alerts, [(r.key, r.value, r.headers) for r in map(encode, alerts)])  # fmt: skip
+
+    def messages() -> list[tuple[str, list[str]]]:
+        out = []
+        for r in feed_server.requests_for("/hook"):
+            body = json.loads(r.body)
+            ids = [a["id"] for a in body["alerts"]] if body["type"] == "digest" else [body["alert"]["id"]]  # fmt: skip
+            out.append((r.headers["X-Hybridwatch-Delivery"], ids))
+        return out
+
+    publish(first)
+    run = Alerter(config, log)
+    run.wait_for("the webhook to hold the digest", gate.arrived.is_set)
+    run.kill9()
+    gate.release.set()
+    assert gate.held is not None and json.loads(gate.held.body)["type"] == "digest"
+    held_key = gate.held.headers["X-Hybridwatch-Delivery"]
+
+    publish(later)
+    run = Alerter(config, log)
+
+    def by_key() -> dict[str, list[str]]:
+        return dict(messages())  # what a receiver keeps when it drops repeats by key
+
+    def kept() -> Counter[str]:
+        return Counter(i for ids in by_key().values() for i in ids)
+
+    run.wait_for("the new process's first message", lambda: len(messages()) > 4)
+    key, ids = messages()[4]
+    assert key == held_key, f"the new process sent {len(ids)} alert(s) under a new key first"
+    # the resent digest used 1 of the new process's budget of 4: the later alerts go singly
+    want = {a.id for a in [*first, *later]}
+    run.wait_for("the later alerts to reach the webhook", lambda: set(kept()) >= want)
+    assert run.stop() == 0, run.tail()
+
+    keys = Counter(key for key, _ in messages())
+    assert {k: n for k, n in keys.items() if n > 1} == {held_key: 2}
+    assert kept() == Counter(want), "an alert reached the receiver under two keys"
+    assert [len(ids) for _, ids in messages()] == [1, 1, 1, 7, 7, 1, 1]

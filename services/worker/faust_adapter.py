@@ -278,6 +278,22 @@ class StallWatchdog:
 # -- the app ---------------------------------------------------------------------------
 
 
+def faust_worker(app: Any, loglevel: str) -> Any:
+    """Faust's Worker for `app`, without its terminal spinner.
+
+    At a log level of WARNING or above, Faust's Worker adds a spinner handler at DEBUG and
+    sets the ROOT logger to DEBUG so the spinner turns on every record; every
+    logger.debug() of Faust, aiokafka and ours then builds a LogRecord that the console
+    handler drops (~2 % of a worker's CPU; docs/kafka.md quirk 9). Without a spinner the
+    root logger keeps the level asked for.
+    """
+    from faust.worker import Worker
+
+    worker = Worker(app, loglevel=loglevel, redirect_stdouts=False, quiet=True)
+    worker.spinner = None
+    return worker
+
+
 class FaustRuntime:
     """The Faust app of one worker: topics (raw bytes), the state table, the agent.
 
@@ -436,9 +452,7 @@ class FaustRuntime:
 
     def run(self, loglevel: str = "warning") -> int:
         """Run until SIGTERM/SIGINT (Faust's Worker installs the handlers); the exit status."""
-        from faust.worker import Worker
-
-        worker = Worker(self.app, loglevel=loglevel, redirect_stdouts=False, quiet=True)
+        worker = faust_worker(self.app, loglevel)
         try:
             worker.execute_from_commandline()
         except SystemExit as exc:

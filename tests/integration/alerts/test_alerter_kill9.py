@@ -131,6 +131,37 @@ class Alerter:
 
 
 @pytest.fixture
+def start_alerter() -> Iterator[Callable[[Path, Path], Alerter]]:
+    """Starts alerter processes; whatever happens in the test, none outlives it."""
+    started: list[Alerter] = []
+
+    def start(config: Path, log: Path) -> Alerter:
+        started.append(Alerter(config, log))
+        return started[-1]
+
+    yield start
+    for run in started:
+        if run.proc.poll() is None:
+            run.proc.kill()
+            run.proc.wait(timeout=30)
+        run._out.close()
+
+
+@pytest.fixture
+def make_gate(feed_server: FeedServer) -> Iterator[Callable[[int], Gate]]:
+    """Gates that are released before the HTTP server stops (it waits for its handlers)."""
+    gates: list[Gate] = []
+
+    def make(hold_at: int) -> Gate:
+        gates.append(Gate(hold_at))
+        return gates[-1]
+
+    yield make
+    for gate in gates:
+        gate.release.set()
+
+
+@pytest.fixture
 def smtp() -> Iterator[SmtpServer]:
     with SmtpServer() as server:
         yield server
@@ -142,8 +173,10 @@ def test_an_alerter_killed_mid_delivery_resends_only_the_messages_in_flight(
     tmp_path: Path,
     feed_server: FeedServer,
     smtp: SmtpServer,
+    start_alerter: Callable[[Path, Path], Alerter],
+    make_gate: Callable[[int], Gate],
 ) -> None:
-    webhook_gate, chat_gate = Gate(hold_at=5), Gate(hold_at=8)
+    webhook_gate, chat_gate = make_gate(5), make_gate(8)
     hook = feed_server.route("/hook", handler=webhook_gate)
     chat = feed_server.route("/chat", handler=chat_gate)
     create_topics(kafka_bootstrap, kafka_prefix, partitions=2)
@@ -191,21 +224,21 @@ def test_an_alerter_killed_mid_delivery_resends_only_the_messages_in_flight(
     publish(first)
 
     # run 1: killed while the webhook holds alert 5 (4 taken, none by chat or e-mail)
-    run = Alerter(config, log)
+    run = start_alerter(config, log)
     run.wait_for("the webhook to hold its 5th alert", webhook_gate.arrived.is_set)
     run.kill9()
     webhook_gate.release.set()
     assert len(received("/hook")) == 5 and received("/chat") == [] and mailed() == []
 
     # run 2: resumes from the outbox; killed while chat holds alert 8
-    run = Alerter(config, log)
+    run = start_alerter(config, log)
     run.wait_for("chat to hold its 8th alert", chat_gate.arrived.is_set)
     run.kill9()
     chat_gate.release.set()
     assert mailed() == []
 
     # run 3: to the end, with more alerts (one of them published twice) while it runs
-    run = Alerter(config, log)
+    run = start_alerter(config, log)
     publish([*later, later[0]])
     want = {a.id for a in [*first, *later]}
     run.wait_for(
@@ -238,12 +271,17 @@ def test_an_alerter_killed_mid_delivery_resends_only_the_messages_in_flight(
 
 
 def test_a_digest_in_flight_at_a_kill_is_sent_again_as_the_same_digest(
-    kafka_bootstrap: str, kafka_prefix: str, tmp_path: Path, feed_server: FeedServer
+    kafka_bootstrap: str,
+    kafka_prefix: str,
+    tmp_path: Path,
+    feed_server: FeedServer,
+    start_alerter: Callable[[Path, Path], Alerter],
+    make_gate: Callable[[int], Gate],
 ) -> None:
     """Over its hourly budget the alerter sends a digest; killed while the receiver holds
     that digest, the next process sends the very same digest (same alerts, same key)
     before anything else, so no alert reaches the receiver under two keys."""
-    gate = Gate(hold_at=4)  # budget 4: three single alerts, then the digest of the rest
+    gate = make_gate(4)  # budget 4: three single alerts, then the digest of the rest
     hook = feed_server.route("/hook", handler=gate)
     create_topics(kafka_bootstrap, kafka_prefix, partitions=1)
     topics = Topics(kafka_prefix)
@@ -278,7 +316,7 @@ def test_a_digest_in_flight_at_a_kill_is_sent_again_as_the_same_digest(
         return out
 
     publish(first)
-    run = Alerter(config, log)
+    run = start_alerter(config, log)
     run.wait_for("the webhook to hold the digest", gate.arrived.is_set)
     run.kill9()
     gate.release.set()
@@ -286,7 +324,7 @@ def test_a_digest_in_flight_at_a_kill_is_sent_again_as_the_same_digest(
     held_key = gate.held.headers["X-Hybridwatch-Delivery"]
 
     publish(later)
-    run = Alerter(config, log)
+    run = start_alerter(config, log)
 
     def by_key() -> dict[str, list[str]]:
         return dict(messages())  # what a receiver keeps when it drops repeats by key

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import threading
+import urllib.parse
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, HTTPServer
 from typing import Any, ClassVar
@@ -64,7 +65,14 @@ def test_bulk_sends_the_ndjson_payload_unchanged(es: ElasticsearchClient) -> Non
     payload = b'{"index":{"_index":"hw-articles-2018.09","_id":"a1"}}\n{"id":"a1"}\n'
     es.bulk(payload, refresh="wait_for")
     method, path, ctype, body = Recorder.requests[-1]
-    assert (method, path) == ("PUT", "/_bulk?refresh=wait_for")
+    assert method == "PUT"
+    url = urllib.parse.urlsplit(path)
+    assert url.path == "/_bulk"
+    # only what the store reads of the answer is asked for (BULK_FILTER_PATH)
+    assert urllib.parse.parse_qs(url.query) == {
+        "refresh": ["wait_for"],
+        "filter_path": ["errors,items.*.status,items.*.error"],
+    }
     assert "x-ndjson" in ctype
     assert body == payload
 

@@ -278,7 +278,7 @@ def summary_line(result: Mapping[str, Any]) -> str:
     parts = [
         f"chaos: {verdict}",
         f"n={result.get('n', 0):,}",
-        f"faults={len(result.get('faults', []))}",
+        f"faults injected {result.get('faults_injected', 0)}/{len(result.get('schedule', []))}",
     ]
     for name in ("articles", "signals", "alerts_indexed"):
         c = checks.get(name)
@@ -605,6 +605,7 @@ class Campaign:
         self.t0 = 0.0
         self.events: list[dict[str, Any]] = []
         self.errors: list[str] = []
+        self.injected: list[Fault] = []
         self._events_lock = threading.Lock()
         self.stopping = threading.Event()
         self.kafka = PrivateKafka(work / "kafka")
@@ -656,6 +657,7 @@ class Campaign:
                 time.sleep(fault.down_s)
                 self.receiver.start()
                 self.log("webhook receiver: up again", fault=fault.kind)
+            self.injected.append(fault)
         except Exception as err:  # reported in the result; the campaign fails
             self.errors.append(f"{fault.kind} on {fault.target} at {fault.at:g} s: {err}")
             self.log(f"FAULT INJECTION FAILED: {fault.kind}: {err}", fault=fault.kind)
@@ -821,7 +823,8 @@ class Campaign:
             if replay.poll() is None:
                 replay.kill()
         result["replay_exit"] = replay.returncode
-        result["faults"] = [e for e in self.events if "fault" in e]
+        result["faults_injected"] = len(self.injected)
+        result["fault_events"] = [e for e in self.events if "fault" in e]
         result["events"] = self.events
         result["unplanned_restarts"] = {
             s.name: s.unplanned for s in self.services.values() if s.unplanned
@@ -927,7 +930,12 @@ class Campaign:
             dc = check_deliveries(mine, ref.alerts[str(s["id"])])
             checks[f"webhook:{s['id']}"] = {**asdict(dc), "ok": dc.ok}
         strays = [d for d in deliveries if d.path not in {s["path"] for s in SUBSCRIPTIONS}]
-        checks["faults_injected"] = {"ok": not self.errors, "errors": list(self.errors)}
+        checks["faults_injected"] = {
+            "ok": not self.errors and len(self.injected) == len(threads),
+            "injected": len(self.injected),
+            "scheduled": len(threads),
+            "errors": list(self.errors),
+        }
         return {
             "converged_at_s": converged_at,
             "samples": samples,

@@ -145,8 +145,14 @@ def test_a_key_that_is_not_the_alert_id_or_a_foreign_body_fails_the_check() -> N
 def test_the_summary_line_names_the_failed_checks() -> None:
     ok = {"found": 2, "expected": 2, "missing": 0, "unexpected": 0, "duplicates": 0, "ok": True}
     bad = {**ok, "found": 1, "missing": 1, "ok": False}
-    result = {"n": 2, "faults": [{}, {}], "checks": {"articles": ok, "signals": bad}}
+    schedule = [{"at": 1.0}, {"at": 2.0}]
+    result = {
+        "n": 2,
+        "schedule": schedule,
+        "faults_injected": 2,
+        "checks": {"articles": ok, "signals": bad},
+    }
     line = summary_line(result)
-    assert line.startswith("chaos: FAIL; n=2; faults=2")
+    assert line.startswith("chaos: FAIL; n=2; faults injected 2/2")
     assert "signals 1/2 (missing 1" in line and line.endswith("failed: signals")
     assert summary_line({**result, "checks": {"articles": ok}}).startswith("chaos: PASS")

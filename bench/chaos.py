@@ -293,6 +293,12 @@ def summary_line(result: Mapping[str, Any]) -> str:
                 f"{name} {c['requests']:,} requests, {c['alerts']['found']:,}/"
                 f"{c['alerts']['expected']:,} alerts, repeated keys {c['keys']['duplicates']}"
             )
+    if checks and result.get("converged_at_s") is None:
+        lag = result.get("lag_at_end", {})
+        parts.append(
+            f"not caught up when checked (lag: workers {lag.get('worker_group')}, "
+            f"indexer {lag.get('indexer_group')})"
+        )
     if failed:
         parts.append("failed: " + ", ".join(failed))
     return "; ".join(parts)
@@ -888,27 +894,27 @@ class Campaign:
             if replay.poll() not in (None, 0):
                 self.errors.append(f"the replay exited with status {replay.returncode}")
                 break
-            done = (
-                replay.poll() == 0
-                and not any(th.is_alive() for th in threads)
-                and wlag == 0
-                and ilag == 0
-            )
-            if (
-                done
-                and row["articles"] == self.args.n
+            finished = replay.poll() == 0 and not any(th.is_alive() for th in threads)
+            reached = (
+                row["articles"] == self.args.n
                 and (row["signals"] or 0) >= len(ref.signals)
                 and (row["alerts"] or 0) >= expected_alerts
                 and delivered >= want_hooks
-            ):
+            )
+            if finished and reached and wlag == 0 and ilag == 0:
                 converged_at = t
                 break
-            # consumed, but the figures stopped moving short of the reference: report it
-            key = (row["articles"], row["signals"], row["alerts"], delivered)
-            if done and key == last_key:
+            # Either everything is indexed and delivered but the workers' group still shows
+            # lag (committed offsets behind), or all is consumed and the figures stopped
+            # short of the reference: after 60 s without change, check and report it.
+            key = (row["articles"], row["signals"], row["alerts"], delivered, wlag)
+            if finished and ilag == 0 and (reached or wlag == 0) and key[:4] == last_key[:4]:
                 stalled_since = stalled_since or t
                 if t - stalled_since >= 60:
-                    self.log("everything consumed but the figures stopped moving for 60 s")
+                    self.log(
+                        f"nothing moved for 60 s: worker group lag {wlag}, "
+                        + ("every figure reached" if reached else "figures short of the reference")
+                    )
                     break
             else:
                 stalled_since = None
@@ -938,6 +944,10 @@ class Campaign:
         }
         return {
             "converged_at_s": converged_at,
+            "lag_at_end": {
+                "worker_group": samples[-1]["worker_lag"] if samples else None,
+                "indexer_group": samples[-1]["indexer_lag"] if samples else None,
+            },
             "samples": samples,
             "max_load_1m": max_load,
             "checks": checks,
@@ -990,6 +1000,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     result["ok"] = ok
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=1, default=str), encoding="utf-8")
+    logs = args.out.parent / "logs"
+    shutil.rmtree(logs, ignore_errors=True)
+    logs.mkdir(parents=True)
+    for log in work.glob("*.log"):
+        shutil.copy2(log, logs / log.name)
+    print(f"chaos: process logs copied to {logs}", flush=True)
     if ok and not args.keep:
         shutil.rmtree(work, ignore_errors=True)
     else:

@@ -156,3 +156,15 @@ def test_the_summary_line_names_the_failed_checks() -> None:
     assert line.startswith("chaos: FAIL; n=2; faults injected 2/2")
     assert "signals 1/2 (missing 1" in line and line.endswith("failed: signals")
     assert summary_line({**result, "checks": {"articles": ok}}).startswith("chaos: PASS")
+
+
+def test_the_summary_line_says_when_the_groups_had_not_caught_up() -> None:
+    ok = {"found": 1, "expected": 1, "missing": 0, "unexpected": 0, "duplicates": 0, "ok": True}
+    result = {
+        "n": 1,
+        "checks": {"articles": ok},
+        "converged_at_s": None,
+        "lag_at_end": {"worker_group": 12, "indexer_group": 0},
+    }
+    assert "not caught up when checked (lag: workers 12, indexer 0)" in summary_line(result)
+    assert "not caught up" not in summary_line({**result, "converged_at_s": 10.0})

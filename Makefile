@@ -138,8 +138,9 @@ soak: install
 # webhook outage during a CHAOS_N-article replay, on a PRIVATE broker and OpenSearch node (own
 # ports and dirs; the shared servers are never touched); exit 1 if an exactly-once check fails
 CHAOS_N ?= 100000
+CHAOS_ARGS ?=
 chaos: install
-	flock /work/team/heavy.lock $(BIN)/python bench/chaos.py --n $(CHAOS_N)
+	flock /work/team/heavy.lock $(BIN)/python bench/chaos.py --n $(CHAOS_N) $(CHAOS_ARGS)
 
 clean:
 	rm -rf .mypy_cache .ruff_cache .pytest_cache *.egg-info

@@ -332,6 +332,10 @@ class IndexerSettings(_Frozen):
     """Seconds a partial batch may wait for more documents before it is sent."""
     max_backoff: float = Field(default=30.0, gt=0, le=600)
     """Cap of the exponential back-off between retries of a failed bulk request."""
+    startup_wait: float = Field(default=300.0, ge=0, le=86_400)
+    """Seconds the indexer waits at start-up for a search engine it cannot reach (retrying
+    with back-off, a warning per attempt) before it gives up with exit status 1; 0 gives up
+    at once. An outage after start-up is retried without limit (the sink loop)."""
 
 
 class ArchiveSettings(_Frozen):

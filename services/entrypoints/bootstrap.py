@@ -7,6 +7,7 @@ Part builders (one per part; every role uses these, nothing else constructs a cl
 * `open_store`             the store named by `store.kind` (the one place that picks an adapter)
 * `open_archive`           the article archive (`archive.dir`)
 * `require_kafka`          the one "kafka.bootstrap required" check, naming the role
+* `wait_for_engine`        open the engine store, waiting (bounded) while it is unreachable
 * `kafka_consumer_clients` a role's manual-commit consumer + its dead-letter producer
 * `kafka_publisher`        an acks=all idempotent publisher (ingest, replay)
 * `kafka_dead_letter_clients` a group-less topic reader + a raw-record producer (dead-letters)
@@ -35,9 +36,10 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from hybridwatch.config import ConfigError, Settings, SourceConfig, load_sources
+from services.retry import Backoff
 
 if TYPE_CHECKING:
     from detectors.pipeline import DetectorSuite
@@ -54,6 +56,7 @@ if TYPE_CHECKING:
     from services.worker.app import WorkerApp
 
 log = logging.getLogger(__name__)
+_T = TypeVar("_T")
 
 ALERTS_FILE = "alerts.jsonl"
 ALERTER_DIR = "alerter"
@@ -143,6 +146,52 @@ def open_archive(settings: Settings) -> Archive:
         return Archive(settings.archive_dir)
     except ArchiveError as err:
         raise ConfigError(f"archive.dir: {err}") from err
+
+
+def wait_for_engine(
+    open_store: Callable[[], _T],
+    url: str,
+    role: str,
+    wait_s: float,
+    backoff: Backoff,
+    sleep: Callable[[float], None] = time.sleep,
+    clock: Callable[[], float] = time.monotonic,
+) -> _T:
+    """`open_store()`, retried while the engine is unreachable, for at most `wait_s` seconds.
+
+    A role started beside its engine (compose, a pod restart, a supervisor restarting it
+    into an outage) should wait for it as it rides out an outage later on, instead of
+    exiting at once. Anything but EngineUnavailable (a wrong engine, refused credentials,
+    an untrusted certificate) is raised at once: waiting cannot fix configuration. After
+    `wait_s` the last EngineUnavailable is raised with how long it waited.
+    """
+    from services.store.engine_client import EngineUnavailable
+
+    deadline = clock() + wait_s
+    failures = 0
+    while True:
+        try:
+            return open_store()
+        except EngineUnavailable as err:
+            failures += 1
+            left = deadline - clock()
+            if left <= 0:
+                raise EngineUnavailable(
+                    f"{err}; {role} gave up after waiting {wait_s:.0f} s "
+                    f"({failures} attempt{'s' if failures != 1 else ''})",
+                    err.status,
+                ) from err
+            pause = min(backoff.delay(failures), left)
+            log.warning(
+                "%s: search engine at %s not reachable (attempt %d); retrying in %.1f s, "
+                "giving up in %.0f s",
+                role,
+                url,
+                failures,
+                pause,
+                left,
+            )
+            sleep(pause)
 
 
 def require_kafka(settings: Settings, role: str) -> str:
@@ -492,7 +541,13 @@ def build_indexer(settings: Settings) -> ConsumerRole:
     require_kafka(settings, "the indexer")
     cfg = settings.indexer
     with contextlib.ExitStack() as undo:
-        store = SearchEngineStore.open(settings.store, refresh_on_write=False)
+        store = wait_for_engine(
+            lambda: SearchEngineStore.open(settings.store, refresh_on_write=False),
+            settings.store.url or "",
+            "the indexer",
+            cfg.startup_wait,
+            Backoff(1.0, cfg.max_backoff),
+        )
         undo.callback(store.close)
         consumer, producer = kafka_consumer_clients(
             settings, cfg.group_id, "indexer", max_poll_records=cfg.batch_size

@@ -17,8 +17,13 @@ from services.entrypoints.bootstrap import build_indexer
 def main(args: argparse.Namespace, settings: Settings) -> int:
     from services.indexer import IndexerError
     from services.kafka.consuming import stop_on_signals
+    from services.store.engine_client import EngineUnavailable
 
-    role = build_indexer(settings)
+    try:
+        role = build_indexer(settings)
+    except EngineUnavailable as err:  # waited indexer.startup_wait for it
+        print(f"hybridwatch indexer: {err}", file=sys.stderr)
+        return 1
     stop_on_signals(role.loop.stop)
     try:
         stats = role.loop.run(once=args.once)

@@ -37,7 +37,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Generic, Protocol, TypeVar
 
-from kafka.errors import CommitFailedError, RebalanceInProgressError
+from kafka.errors import CommitFailedError, KafkaError, RebalanceInProgressError
 
 from hybridwatch.events import ContractError
 from services.kafka.codec import E, dead_letter_headers, decode_event
@@ -382,17 +382,33 @@ class SinkLoop(Generic[T]):
         if dead and not self._dead_letter(dead):
             return False
         self.stats.written += sum(1 for e in todo if e.error is None)
-        try:
-            self.consumer.commit()
-        except (CommitFailedError, RebalanceInProgressError) as err:
-            # the group rebalanced (or is rebalancing: kafka-python >= 2.2 raises the
-            # latter) while we wrote: the batch's owner reads it again, and re-writing
-            # it is idempotent
-            self.stats.commit_failures += 1
-            self._count_error("commit_failed")
-            log.warning("%s: commit refused after a rebalance (%s); the batch is read again",
-                        self.sink.name, err)  # fmt: skip
-            return True
+        failures = 0
+        while True:
+            try:
+                self.consumer.commit()
+                break
+            except (CommitFailedError, RebalanceInProgressError) as err:
+                # the group rebalanced (or is rebalancing: kafka-python >= 2.2 raises the
+                # latter) while we wrote: the batch's owner reads it again, and re-writing
+                # it is idempotent
+                self.stats.commit_failures += 1
+                self._count_error("commit_failed")
+                log.warning("%s: commit refused after a rebalance (%s); the batch is read again",
+                            self.sink.name, err)  # fmt: skip
+                return True
+            except KafkaError as err:
+                # the broker (or the group coordinator) is unreachable -- a broker restart:
+                # the batch is written, so wait and commit again, as a write waits out an
+                # engine outage; a retry that cannot help (not `retriable`) ends the loop
+                if not err.retriable:
+                    raise
+                failures += 1
+                self.stats.transient_failures += 1
+                self._count_error("commit_unavailable")
+                if self.stopping:
+                    # leaving uncommitted is safe: the batch is read again and re-written
+                    return True
+                self._wait(failures, f"{self.sink.name}: commit failed ({err!r})")
         self.stats.commits += 1
         self.sink.committed()
         return True

@@ -10,7 +10,13 @@ from dataclasses import dataclass, field
 from typing import NamedTuple
 
 import pytest
-from kafka.errors import CommitFailedError, RebalanceInProgressError
+from kafka.errors import (
+    CommitFailedError,
+    KafkaConnectionError,
+    KafkaError,
+    RebalanceInProgressError,
+    UnknownMemberIdError,
+)
 
 from hybridwatch.topics import ATTEMPT_HEADER, ERROR_HEADER
 from services.kafka.codec import SOURCE_HEADER
@@ -60,6 +66,8 @@ class FakeConsumer:
         self.batches = batches
         self.assigned = assigned
         self.commit_error: Exception | None = None
+        self.commit_errors: list[Exception] = []
+        """Raised by the next commits, one each (a broker restart: several in a row)."""
         self.topic_exists = True
 
     def subscribe(self, topics: Sequence[str]) -> None:
@@ -72,6 +80,8 @@ class FakeConsumer:
         return {PART: self.batches.pop(0)} if self.batches else {}
 
     def commit(self, offsets: Mapping[Partition, object] | None = None) -> None:
+        if self.commit_errors:
+            raise self.commit_errors.pop(0)
         if self.commit_error is not None:
             err, self.commit_error = self.commit_error, None
             raise err
@@ -296,6 +306,29 @@ def test_a_commit_refused_after_a_rebalance_is_counted_and_the_loop_goes_on(
     stats = loop.run(once=True)
     assert sink.written == [b"a", b"b"]
     assert (stats.commit_failures, stats.commits) == (1, 1)
+
+
+def test_a_commit_meeting_a_broker_restart_is_retried_until_it_succeeds() -> None:
+    """The chaos run's finding: kafka-python's connection error from commit() ended the
+    indexer. The batch is written, so the loop waits and commits again."""
+    loop, log, sink, _, consumer, delays = make([msgs(b"a")])
+    consumer.commit_errors = [KafkaConnectionError("111 ECONNREFUSED")] * 3
+    stats = loop.run(once=True)
+    assert sink.written == [b"a"]
+    assert (stats.commits, stats.commit_failures, stats.transient_failures) == (1, 0, 3)
+    # the loop's back-off, doubling, with jitter in [half, full] of each step
+    assert [full / 2 <= d <= full for d, full in zip(delays, [0.25, 0.5, 1.0], strict=True)] == [
+        True
+    ] * 3
+    assert log.count("commit") == 1 and log.index("commit") < log.index("committed-hook")
+
+
+def test_a_commit_error_that_retrying_cannot_fix_ends_the_loop() -> None:
+    loop, _, _, _, consumer, _ = make([msgs(b"a")])
+    error: KafkaError = UnknownMemberIdError("fenced")
+    consumer.commit_errors = [error]
+    with pytest.raises(UnknownMemberIdError):
+        loop.run(once=True)
 
 
 def test_a_full_batch_is_written_at_once_and_a_partial_one_when_the_loop_is_idle() -> None:

@@ -291,9 +291,24 @@ class SinkLoop(Generic[T]):
         started = self._clock()
         batch: _Batch[T] = _Batch()
         reached_end = False
+        poll_failures = 0
         while not self.stopping:
             room = self.limits.size - len(batch.entries)
-            polled = self.consumer.poll(timeout_ms=self.poll_timeout_ms, max_records=max(room, 1))
+            try:
+                polled = self.consumer.poll(
+                    timeout_ms=self.poll_timeout_ms, max_records=max(room, 1)
+                )
+            except KafkaError as err:
+                # a broker restart seen from poll (the chaos run's third finding): wait it
+                # out with the loop's back-off; the batch in hand stays as it is
+                if not err.retriable:
+                    raise
+                poll_failures += 1
+                self.stats.transient_failures += 1
+                self._count_error("poll_unavailable")
+                self._wait(poll_failures, f"{self.sink.name}: poll failed ({err!r})")
+                continue
+            poll_failures = 0
             count = 0
             for records in polled.values():
                 for record in records:

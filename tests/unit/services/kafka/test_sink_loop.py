@@ -68,6 +68,8 @@ class FakeConsumer:
         self.commit_error: Exception | None = None
         self.commit_errors: list[Exception] = []
         """Raised by the next commits, one each (a broker restart: several in a row)."""
+        self.poll_errors: list[Exception] = []
+        """Raised by the next polls, one each, before any record is returned."""
         self.topic_exists = True
 
     def subscribe(self, topics: Sequence[str]) -> None:
@@ -76,6 +78,8 @@ class FakeConsumer:
     def poll(
         self, *, timeout_ms: int = 0, max_records: int | None = None
     ) -> dict[Partition, list[Msg]]:
+        if self.poll_errors:
+            raise self.poll_errors.pop(0)
         self.log.append("poll")
         return {PART: self.batches.pop(0)} if self.batches else {}
 
@@ -321,6 +325,15 @@ def test_a_commit_meeting_a_broker_restart_is_retried_until_it_succeeds() -> Non
         True
     ] * 3
     assert log.count("commit") == 1 and log.index("commit") < log.index("committed-hook")
+
+
+def test_a_poll_meeting_a_broker_restart_is_retried_and_nothing_is_lost() -> None:
+    loop, _, sink, _, consumer, delays = make([msgs(b"a"), msgs(b"b", start=1)])
+    consumer.poll_errors = [KafkaConnectionError("111 ECONNREFUSED")] * 2
+    stats = loop.run(once=True)
+    assert sink.written == [b"a", b"b"]
+    assert stats.transient_failures == 2 and len(delays) == 2
+    assert stats.commits == 2
 
 
 def test_a_commit_error_that_retrying_cannot_fix_ends_the_loop() -> None:

@@ -298,15 +298,9 @@ class SinkLoop(Generic[T]):
                 polled = self.consumer.poll(
                     timeout_ms=self.poll_timeout_ms, max_records=max(room, 1)
                 )
-            except KafkaError as err:
-                # a broker restart seen from poll (the chaos run's third finding): wait it
-                # out with the loop's back-off; the batch in hand stays as it is
-                if not err.retriable:
-                    raise
+            except KafkaError as err:  # the batch in hand stays as it is
                 poll_failures += 1
-                self.stats.transient_failures += 1
-                self._count_error("poll_unavailable")
-                self._wait(poll_failures, f"{self.sink.name}: poll failed ({err!r})")
+                self._wait_for_broker(err, poll_failures, "poll")
                 continue
             poll_failures = 0
             count = 0
@@ -411,19 +405,12 @@ class SinkLoop(Generic[T]):
                 log.warning("%s: commit refused after a rebalance (%s); the batch is read again",
                             self.sink.name, err)  # fmt: skip
                 return True
-            except KafkaError as err:
-                # the broker (or the group coordinator) is unreachable -- a broker restart:
-                # the batch is written, so wait and commit again, as a write waits out an
-                # engine outage; a retry that cannot help (not `retriable`) ends the loop
-                if not err.retriable:
-                    raise
+            except KafkaError as err:  # the batch is written: commit again once it can
                 failures += 1
-                self.stats.transient_failures += 1
-                self._count_error("commit_unavailable")
+                self._wait_for_broker(err, failures, "commit")
                 if self.stopping:
                     # leaving uncommitted is safe: the batch is read again and re-written
                     return True
-                self._wait(failures, f"{self.sink.name}: commit failed ({err!r})")
         self.stats.commits += 1
         self.sink.committed()
         return True
@@ -461,6 +448,17 @@ class SinkLoop(Generic[T]):
                             self.sink.target, took, len(todo))  # fmt: skip
             return True
         return True
+
+    def _wait_for_broker(self, err: KafkaError, failures: int, call: str) -> None:
+        """Back off after a retriable Kafka error from `call` (poll or commit): a broker
+        restart or a moving group coordinator, waited out as a write waits out an engine
+        outage (found by the chaos run, docs/security.md). One that retrying cannot help
+        (not `retriable`) ends the loop."""
+        if not err.retriable:
+            raise err
+        self.stats.transient_failures += 1
+        self._count_error(f"{call}_unavailable")
+        self._wait(failures, f"{self.sink.name}: {call} failed ({err!r})")
 
     def _wait(self, failures: int, why: str) -> None:
         delay = self.backoff.delay(failures, self.rng)

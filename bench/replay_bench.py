@@ -55,6 +55,7 @@ from hybridwatch.topics import Topics  # noqa: E402
 from ingest.archive import Archive  # noqa: E402
 from services.kafka.archiver import backlog  # noqa: E402
 from services.replay import kafka_namespace  # noqa: E402
+from tests.fixtures.kafka import drop_topics  # noqa: E402
 from tests.fixtures.synthetic_articles import START, synthetic_articles  # noqa: E402
 
 TARGET_SECONDS = 600.0
@@ -395,16 +396,8 @@ def cleanup(url: str, index_prefix: str, topic_prefix: str) -> None:
     Faust names after the app id (`hwb-<name>-...-detector-state-changelog`, the same
     stem as `index_prefix`): a 1M run leaves ~250 MB of it otherwise.
     """
-    from kafka import KafkaAdminClient
-
     httpx.delete(f"{url}/{index_prefix}*", timeout=120)
-    admin = KafkaAdminClient(bootstrap_servers=os.environ["HW_KAFKA_BOOTSTRAP"].split(","))
-    try:
-        mine = [t for t in admin.list_topics() if t.startswith((topic_prefix, index_prefix))]
-        if mine:
-            admin.delete_topics(mine)
-    finally:
-        admin.close()
+    drop_topics(os.environ["HW_KAFKA_BOOTSTRAP"], (topic_prefix, index_prefix))
 
 
 WARM_UP = 0.2

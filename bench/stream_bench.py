@@ -42,6 +42,7 @@ from tests.fixtures.kafka import (  # noqa: E402
     LocalKafka,
     WorkerProcess,
     create_topics,
+    drop_topics,
     kafka_settings,
     settings_tree,
 )
@@ -84,19 +85,6 @@ def _cpu_seconds(worker: WorkerProcess) -> float:
     except OSError:
         return 0.0
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def drop_topics(bootstrap: str, prefixes: tuple[str, ...]) -> None:
-    """Delete the run's topics (its own and the workers' state changelog) from a shared broker."""
-    from kafka import KafkaAdminClient
-
-    admin = KafkaAdminClient(bootstrap_servers=bootstrap.split(","))
-    try:
-        mine = [t for t in admin.list_topics() if t.startswith(prefixes)]
-        if mine:
-            admin.delete_topics(mine)
-    finally:
-        admin.close()
 
 
 def percentile(values: list[float], q: float) -> float:
